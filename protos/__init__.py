@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for the pix2pix.v1 API (see translator.proto)."""
