@@ -34,3 +34,12 @@ class EngineVersionMismatchError(EngineError):
 
 class TransformError(EngineError, ValueError):
     """Unknown input transform name or bad parameters."""
+
+
+class ExportError(EngineError):
+    """Export could not produce a valid engine (bad input size, graph that fails its check...)."""
+
+
+class OfficialCheckpointError(EngineError):
+    """A file given with --from-official that does not hold an official U-Net generator of the
+    stated configuration (wrong netG / ngf / norm, missing or extra keys)."""

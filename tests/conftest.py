@@ -26,3 +26,33 @@ def _few_threads():
     except ImportError:
         return
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+# --- engines: small real engines for the server and client tests --------------------------------
+TINY_ENGINE_SIZE = 128
+
+
+@pytest.fixture(scope="session")
+def tiny_engines_root(tmp_path_factory) -> Path:
+    """A folder with two real exported engines (untrained unet_128, ngf 8, randomised BatchNorm
+    statistics, 128x128, about 2.6 MB each): ``tiny`` (no input transform) and ``tiny-canny`` (Canny
+    edges input transform)."""
+    from engines.export import export_generator
+    from engines.synthetic import synthetic_generator
+    from engines.transforms import InputTransform
+
+    root = tmp_path_factory.mktemp("engines")
+    export_generator(synthetic_generator("unet_128", ngf=8, seed=1), root / "tiny", name="tiny",
+                     input_size=TINY_ENGINE_SIZE, description="untrained test engine")
+    export_generator(synthetic_generator("unet_128", ngf=8, seed=2), root / "tiny-canny",
+                     name="tiny-canny", input_size=TINY_ENGINE_SIZE,
+                     input_transform=InputTransform("canny", {"low": 50, "high": 150}),
+                     description="untrained test engine with a canny input transform")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_engine_dir(tiny_engines_root) -> Path:
+    """One real engine directory (``tiny`` of tiny_engines_root): load it with
+    engines.registry.load_backend(tiny_engine_dir, "onnxruntime")."""
+    return tiny_engines_root / "tiny"

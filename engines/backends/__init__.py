@@ -1,0 +1,1 @@
+"""Backend implementations, one module each; engines.registry imports them only when chosen."""

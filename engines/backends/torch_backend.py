@@ -1,0 +1,98 @@
+"""PyTorch backend: the reference for checks, and in bf16 (autocast + channels_last) the fastest
+route on CPUs with native bf16 (AVX-512 BF16 / AMX); see bench/engines.py.
+
+Its weights come from the engine's own model.onnx: export keeps the generator's parameters as
+named initializers, and engine.json carries the constructor arguments, so an engine needs no
+second copy of the weights (the demo engine stays small) and the two can never disagree.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engines.backend import Backend, BackendInfo
+from engines.errors import BackendUnavailableError, MetadataMismatchError
+from engines.metadata import EngineMetadata
+
+try:
+    import torch
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise BackendUnavailableError("the torch backend needs PyTorch "
+                                  "(pip install pix2pix-stream[train])") from exc
+
+from engines.graph import FrameTranslator  # noqa: E402 (needs torch)
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def generator_from_engine(engine_dir: str | Path, metadata: EngineMetadata) -> torch.nn.Module:
+    """Rebuilds the UnetGenerator from engine.json's constructor arguments and the ONNX
+    initializers; raises MetadataMismatchError when they do not fit together."""
+    from pix2pix.models import UnetGenerator
+
+    from engines.onnx_graph import generator_state_dict, load_onnx
+
+    if not metadata.generator:
+        raise BackendUnavailableError(f"{metadata.name}: engine.json has no generator "
+                                      "configuration, so the torch backend cannot rebuild it")
+    try:
+        generator = UnetGenerator(**metadata.generator)
+    except (TypeError, ValueError) as exc:
+        raise MetadataMismatchError(f"{metadata.name}: bad generator configuration in engine.json: "
+                                    f"{exc}") from exc
+    weights = generator_state_dict(load_onnx(Path(engine_dir) / metadata.onnx_file))
+    expected = generator.state_dict()
+    missing = [k for k in expected if k not in weights and not k.endswith("num_batches_tracked")]
+    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    if missing or wrong:
+        raise MetadataMismatchError(
+            f"{metadata.name}: model.onnx does not hold the weights of the generator engine.json "
+            f"describes ({metadata.generator}); missing {missing[:3]}, wrong shape {wrong[:3]}")
+    state = {k: torch.from_numpy(np.array(weights[k])) if k in weights else v
+             for k, v in expected.items()}
+    generator.load_state_dict(state)
+    return generator.eval()
+
+
+class TorchBackend(Backend):
+    def __init__(self, engine_dir: str | Path | None, metadata: EngineMetadata, *,
+                 max_batch: int = 8, precision: str = "fp32", threads: int | None = None,
+                 generator: torch.nn.Module | None = None):
+        """``generator`` (optional) is used instead of rebuilding from ``engine_dir``."""
+        super().__init__(metadata)
+        if precision not in PRECISIONS:
+            raise BackendUnavailableError(f"torch backend precisions are {PRECISIONS}, not {precision!r}")
+        if threads:
+            torch.set_num_threads(threads)
+        if generator is None:
+            generator = generator_from_engine(engine_dir, metadata)
+        self._precision = precision
+        self._model = FrameTranslator(generator.cpu().float())
+        if precision == "bf16":
+            # oneDNN's bf16 convolutions want NHWC activations; without it they reorder per layer.
+            self._model = self._model.to(memory_format=torch.channels_last)
+        self._info = BackendInfo(
+            name=metadata.name, backend="torch", input_width=metadata.input_width,
+            input_height=metadata.input_height, max_batch=max_batch, precision=precision)
+
+    @property
+    def info(self) -> BackendInfo:
+        return self._info
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self._model.generator
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        frames = torch.from_numpy(batch)
+        with torch.inference_mode():
+            if self._precision == "bf16":
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = self._model(frames)
+            else:
+                out = self._model(frames)
+        return out.contiguous().numpy()
+
+    def close(self) -> None:
+        self._model = None

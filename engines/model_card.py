@@ -1,0 +1,63 @@
+"""The README.md model card written beside every exported engine."""
+from __future__ import annotations
+
+import json
+
+from engines.metadata import EngineMetadata
+
+
+def _training_lines(training: dict) -> list[str]:
+    if not training:
+        return ["- not recorded (exported from weights without a training summary)"]
+    lines = []
+    for key in ("source", "dataset", "epoch", "step", "epochs", "metrics"):
+        if key in training:
+            lines.append(f"- {key}: {json.dumps(training[key], sort_keys=True)}")
+    rest = sorted(set(training) - {"source", "dataset", "epoch", "step", "epochs", "metrics"})
+    if rest:
+        lines.append(f"- also recorded in engine.json: {', '.join(rest)}")
+    return lines
+
+
+def render_model_card(meta: EngineMetadata) -> str:
+    g = meta.generator
+    transform = meta.transform
+    t_text = "none (frames go in as they are)" if transform.is_identity else \
+        f"`{transform.name}` {json.dumps(transform.params, sort_keys=True)}"
+    lines = [
+        f"# {meta.name}",
+        "",
+        meta.description or "A pix2pix generator exported by pix2pix-stream.",
+        "",
+        "## Use",
+        "",
+        f"- Input: uint8 RGB frames, `[N, {meta.input_height}, {meta.input_width}, 3]` (NHWC), "
+        "any batch size N. Output: the same shape and type.",
+        f"- Input transform applied to each frame before the model: {t_text}.",
+        f"- Direction: {meta.direction}.",
+        "- List the engines of a folder with their metadata: `pix2pix-export --list FOLDER`.",
+        "",
+        "## Model",
+        "",
+        f"- Generator: U-Net `{g.get('netG', '?')}`, ngf {g.get('ngf', '?')}, norm "
+        f"`{g.get('norm', '?')}`, in/out channels {g.get('input_nc', '?')}/{g.get('output_nc', '?')}; "
+        "inference form (BatchNorm running statistics, no dropout): a frame's output does not "
+        "depend on the other frames in its batch.",
+        f"- Precision: {meta.precision}; ONNX opset {meta.opset}; `{meta.onnx_file}` sha256 "
+        f"`{meta.onnx_sha256}`.",
+        f"- Source: `{meta.source_checkpoint or 'in-memory generator'}`"
+        + (f" (sha256 `{meta.source_checkpoint_sha256}`)" if meta.source_checkpoint_sha256 else "") + ".",
+        f"- Exported {meta.created} with {', '.join(f'{k} {v}' for k, v in sorted(meta.versions.items()))}.",
+        "",
+        "## Training",
+        "",
+        *_training_lines(meta.training),
+        "",
+        "## Limits",
+        "",
+        "- A pix2pix generator only knows the kind of input it was trained on; other inputs give "
+        "plausible-looking but meaningless output.",
+        "- Frames of another size must be resized to the input size above before inference.",
+        "",
+    ]
+    return "\n".join(lines)

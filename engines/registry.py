@@ -1,0 +1,118 @@
+"""Choosing and loading a backend for an engine directory, and listing engine directories.
+
+Backend modules are imported here only when chosen, so a CPU server without torch or openvino
+never imports them (and never pays for importing them).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engines.backend import Backend
+from engines.errors import BackendUnavailableError, EngineError, EngineNotFoundError
+from engines.hardware import cpu_has_bf16, tensorrt_gpu_available
+from engines.metadata import ENGINE_JSON, EngineMetadata, read_metadata
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    module: str
+    cls: str
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+BACKENDS: dict[str, BackendSpec] = {
+    "onnxruntime": BackendSpec("engines.backends.onnxruntime_backend", "OnnxRuntimeBackend",
+                               {}, "ONNX Runtime fp32; CUDA / TensorRT execution providers when present"),
+    "onnxruntime-cpu": BackendSpec("engines.backends.onnxruntime_backend", "OnnxRuntimeBackend",
+                                   {"device": "cpu"}, "ONNX Runtime fp32, CPU provider only"),
+    "torch": BackendSpec("engines.backends.torch_backend", "TorchBackend",
+                         {"precision": "fp32"}, "PyTorch eager fp32 (the reference)"),
+    "torch-bf16": BackendSpec("engines.backends.torch_backend", "TorchBackend",
+                              {"precision": "bf16"}, "PyTorch bf16 autocast + channels_last (CPU)"),
+    "openvino": BackendSpec("engines.backends.openvino_backend", "OpenVinoBackend",
+                            {"precision": "auto"}, "OpenVINO CPU, bf16 where the CPU has it"),
+    "openvino-fp32": BackendSpec("engines.backends.openvino_backend", "OpenVinoBackend",
+                                 {"precision": "fp32"}, "OpenVINO CPU fp32"),
+    "tensorrt": BackendSpec("engines.backends.tensorrt_backend", "TensorRTBackend",
+                            {}, "TensorRT plan (GPU hosts)"),
+}
+
+# CPU choice of `auto`, fastest first, from bench/engines.py on a 2-core AVX-512 BF16 CPU (see
+# docs/engines.md): every route here keeps >= 40 dB PSNR against fp32 ONNX Runtime. Without native
+# bf16 the bf16 routes are emulated and slow, so plain ONNX Runtime leads there.
+CPU_ORDER_BF16 = ("torch-bf16", "openvino", "onnxruntime")
+CPU_ORDER_FP32 = ("onnxruntime", "openvino-fp32", "torch")
+GPU_ORDER = ("tensorrt", "onnxruntime")
+
+
+def available_backends() -> list[str]:
+    return sorted(BACKENDS)
+
+
+def auto_order() -> tuple[str, ...]:
+    """The backends `auto` tries, in order, on this host."""
+    if tensorrt_gpu_available():
+        return GPU_ORDER
+    return CPU_ORDER_BF16 if cpu_has_bf16() else CPU_ORDER_FP32
+
+
+def _load_one(name: str, engine_dir: Path, metadata: EngineMetadata, max_batch: int,
+              options: dict[str, Any]) -> Backend:
+    spec = BACKENDS.get(name)
+    if spec is None:
+        raise BackendUnavailableError(f"unknown backend {name!r}; available: auto, "
+                                      f"{', '.join(available_backends())}")
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError as exc:
+        raise BackendUnavailableError(f"backend {name!r} cannot be imported here: {exc}") from exc
+    return getattr(module, spec.cls)(engine_dir, metadata, max_batch=max_batch,
+                                     **{**spec.options, **options})
+
+
+def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_batch: int = 8,
+                 **options: Any) -> Backend:
+    """Loads the engine in ``engine_dir`` with ``backend`` ("auto" or one of BACKENDS). Extra
+    keyword options (e.g. ``threads``) go to the backend's constructor. ``auto`` tries
+    auto_order() and moves on when a backend is unavailable here (package missing, no GPU, no
+    TensorRT plan for this GPU); errors in the engine itself (missing or corrupt files, metadata
+    that does not match the graph) are raised at once."""
+    engine_dir = Path(engine_dir)
+    if not engine_dir.is_dir():
+        raise EngineNotFoundError(f"engine directory not found: {engine_dir}")
+    if max_batch < 1:
+        raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+    metadata = read_metadata(engine_dir)
+    if backend != "auto":
+        return _load_one(backend, engine_dir, metadata, max_batch, options)
+    reasons = []
+    for name in auto_order():
+        try:
+            return _load_one(name, engine_dir, metadata, max_batch, options)
+        except BackendUnavailableError as exc:
+            reasons.append(f"{name}: {exc}")
+    raise BackendUnavailableError(f"no backend can run {engine_dir} here: " + "; ".join(reasons))
+
+
+def discover_engines(engines_dir: str | os.PathLike) -> list[tuple[Path, EngineMetadata]]:
+    """Every sub-directory of ``engines_dir`` (and ``engines_dir`` itself) holding an engine.json
+    that reads, sorted by engine name. Directories whose engine.json is broken are skipped; use
+    read_metadata on one to see why."""
+    root = Path(engines_dir)
+    if not root.is_dir():
+        raise EngineNotFoundError(f"engines directory not found: {root}")
+    candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir())
+    found = []
+    for directory in candidates:
+        if not (directory / ENGINE_JSON).is_file():
+            continue
+        try:
+            found.append((directory, read_metadata(directory)))
+        except EngineError:
+            continue
+    return sorted(found, key=lambda item: item[1].name)

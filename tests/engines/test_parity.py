@@ -1,0 +1,87 @@
+"""The exported graph gives PyTorch's frames, for every backend, independently of the batch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engines.backends.torch_backend import TorchBackend
+from engines.export import export_generator
+from engines.graph import FrameTranslator
+from engines.metadata import read_metadata
+from engines.registry import load_backend
+from engines.synthetic import synthetic_generator
+
+
+def frames(n: int, size: int = 128, seed: int = 0) -> np.ndarray:
+    """Smooth images with noise: closer to real frames than uniform noise, still varied."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    base = np.stack([np.sin(6 * x + i) * 0.5 + 0.5 for i in range(3)], axis=2)
+    out = [(255 * np.clip(base * rng.uniform(0.5, 1.0) + rng.normal(0, 0.1, base.shape), 0, 1))
+           for _ in range(n)]
+    return np.stack(out).astype(np.uint8)
+
+
+def assert_parity(got: np.ndarray, want: np.ndarray) -> None:
+    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
+    assert diff.max() <= 1, f"max difference {diff.max()} grey levels"
+    assert (diff == 0).mean() >= 0.999, f"only {100 * (diff == 0).mean():.3f}% identical"
+
+
+def torch_reference(generator, batch: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return FrameTranslator(generator)(torch.from_numpy(batch)).numpy()
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_onnxruntime_matches_pytorch(tmp_path, norm):
+    generator = synthetic_generator("unet_128", ngf=8, norm=norm, seed=5)
+    engine = export_generator(generator, tmp_path / norm, name=norm, input_size=128)
+    batch = frames(4)
+    assert_parity(load_backend(engine, "onnxruntime").infer(batch), torch_reference(generator, batch))
+
+
+def test_output_is_not_degenerate(tiny_engine_dir):
+    out = load_backend(tiny_engine_dir, "onnxruntime").infer(frames(2))
+    assert out.std() > 2 and len(np.unique(out)) > 50  # a real image, not a constant
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "openvino-fp32"])
+def test_frame_alone_equals_frame_in_a_batch(tiny_engine_dir, backend):
+    """Frames from different clients share batches on the server: a frame's output must not
+    depend on its neighbours nor on the batch size."""
+    engine = load_backend(tiny_engine_dir, backend, max_batch=8)
+    batch = frames(8, seed=1)
+    together = engine.infer(batch)
+    for i in (0, 5):
+        np.testing.assert_array_equal(engine.infer(batch[i:i + 1])[0], together[i])
+    shuffled = engine.infer(batch[::-1].copy())
+    np.testing.assert_array_equal(shuffled[::-1], together)
+
+
+@pytest.mark.parametrize("backend", ["torch", "torch-bf16", "openvino", "openvino-fp32"])
+def test_every_backend_matches_onnxruntime(tiny_engine_dir, backend):
+    batch = frames(3, seed=2)
+    want = load_backend(tiny_engine_dir, "onnxruntime").infer(batch)
+    got = load_backend(tiny_engine_dir, backend).infer(batch)
+    if read_metadata(tiny_engine_dir).precision == "fp32" and backend in ("torch", "openvino-fp32"):
+        assert_parity(got, want)
+    else:  # reduced precision: the quality bar, not bit-parity
+        mse = np.mean((got.astype(np.float64) - want) ** 2)
+        assert 10 * np.log10(255**2 / max(mse, 1e-12)) >= 40
+
+
+def test_torch_backend_rebuilds_the_exported_weights(tiny_engine_dir):
+    rebuilt = load_backend(tiny_engine_dir, "torch").generator
+    original = synthetic_generator("unet_128", ngf=8, seed=1)  # what the fixture exported
+    for key, value in original.state_dict().items():
+        if not key.endswith("num_batches_tracked"):
+            torch.testing.assert_close(rebuilt.state_dict()[key], value, rtol=0, atol=0)
+
+
+def test_in_memory_torch_backend(tiny_engine_dir):
+    meta = read_metadata(tiny_engine_dir)
+    backend = TorchBackend(None, meta, generator=synthetic_generator("unet_128", ngf=8, seed=1))
+    batch = frames(2)
+    assert_parity(backend.infer(batch), load_backend(tiny_engine_dir, "onnxruntime").infer(batch))

@@ -1,0 +1,111 @@
+"""Backend choice, engine discovery and the typed errors of loading and inference."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from engines import registry
+from engines.errors import (BackendUnavailableError, CorruptEngineError, EngineNotFoundError,
+                            InputError, MetadataMismatchError)
+from engines.metadata import read_metadata, write_metadata
+from engines.registry import discover_engines, load_backend
+
+
+@pytest.fixture
+def engine_copy(tiny_engine_dir, tmp_path):
+    return shutil.copytree(tiny_engine_dir, tmp_path / "copy")
+
+
+def test_discover_lists_engines_sorted_by_name(tiny_engines_root):
+    found = discover_engines(tiny_engines_root)
+    assert [meta.name for _, meta in found] == ["tiny", "tiny-canny"]
+    assert all((path / "model.onnx").is_file() for path, _ in found)
+
+
+def test_discover_skips_broken_and_empty_folders(tiny_engines_root, tmp_path):
+    shutil.copytree(tiny_engines_root / "tiny", tmp_path / "good")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "engine.json").write_text("{not json")
+    assert [m.name for _, m in discover_engines(tmp_path)] == ["tiny"]
+    with pytest.raises(EngineNotFoundError):
+        discover_engines(tmp_path / "nope")
+
+
+def test_onnxruntime_backend_info_and_shape(tiny_engine_dir):
+    with load_backend(tiny_engine_dir, "onnxruntime", max_batch=4) as backend:
+        info = backend.info
+        assert (info.name, info.backend, info.max_batch, info.precision) == ("tiny", "onnxruntime", 4, "fp32")
+        out = backend.infer(np.zeros((6, 128, 128, 3), np.uint8))  # > max_batch: run in slices
+        assert out.shape == (6, 128, 128, 3) and out.dtype == np.uint8
+
+
+def test_auto_loads_something_that_runs(tiny_engine_dir):
+    backend = load_backend(tiny_engine_dir)
+    assert backend.info.backend in {"torch", "openvino", "onnxruntime", "tensorrt"}
+    assert backend.infer(np.zeros((1, 128, 128, 3), np.uint8)).shape == (1, 128, 128, 3)
+
+
+def test_auto_falls_back_when_a_backend_is_unavailable(tiny_engine_dir, monkeypatch):
+    monkeypatch.setattr(registry, "auto_order", lambda: ("tensorrt", "no-such", "onnxruntime"))
+    assert load_backend(tiny_engine_dir).info.backend == "onnxruntime"
+
+
+@pytest.mark.parametrize("batch, problem", [
+    (np.zeros((1, 128, 128, 3), np.float32), "dtype uint8"),
+    (np.zeros((1, 64, 64, 3), np.uint8), r"\[N, 128, 128, 3\]"),
+    (np.zeros((128, 128, 3), np.uint8), r"got \[128, 128, 3\]"),
+    (np.zeros((0, 128, 128, 3), np.uint8), r"got \[0, 128, 128, 3\]"),
+    ([[0]], "numpy array"),
+])
+def test_wrong_input_is_a_typed_error(tiny_engine_dir, batch, problem):
+    backend = load_backend(tiny_engine_dir, "onnxruntime")
+    with pytest.raises(InputError, match=problem):
+        backend.infer(batch)
+
+
+def test_missing_directory_and_model_file(engine_copy, tmp_path):
+    with pytest.raises(EngineNotFoundError):
+        load_backend(tmp_path / "nowhere")
+    (engine_copy / "model.onnx").unlink()
+    for name in ("onnxruntime", "torch", "openvino"):
+        with pytest.raises(EngineNotFoundError, match="model.onnx"):
+            load_backend(engine_copy, name)
+
+
+def test_corrupt_model_file(engine_copy):
+    data = (engine_copy / "model.onnx").read_bytes()
+    (engine_copy / "model.onnx").write_bytes(data[: len(data) // 3])
+    with pytest.raises(CorruptEngineError, match="model.onnx"):
+        load_backend(engine_copy, "onnxruntime")
+
+
+def test_corrupt_engine_json(engine_copy):
+    (engine_copy / "engine.json").write_text("[1, 2")
+    with pytest.raises(CorruptEngineError, match="engine.json"):
+        load_backend(engine_copy, "onnxruntime")
+    (engine_copy / "engine.json").write_text(json.dumps({"name": "x"}))
+    with pytest.raises(CorruptEngineError, match="input_height, input_width"):
+        load_backend(engine_copy, "onnxruntime")
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_metadata_that_does_not_match_the_graph(engine_copy, backend):
+    write_metadata(engine_copy, read_metadata(engine_copy).with_changes(input_width=256))
+    with pytest.raises(MetadataMismatchError, match=r"\[N, 128, 256, 3\]"):
+        load_backend(engine_copy, backend)
+
+
+def test_torch_backend_checks_generator_config_against_weights(engine_copy):
+    meta = read_metadata(engine_copy)
+    write_metadata(engine_copy, meta.with_changes(generator={**meta.generator, "ngf": 16}))
+    with pytest.raises(MetadataMismatchError, match="does not hold the weights"):
+        load_backend(engine_copy, "torch")
+
+
+def test_unknown_backend(tiny_engine_dir):
+    with pytest.raises(BackendUnavailableError, match="unknown backend 'cuda-magic'"):
+        load_backend(tiny_engine_dir, "cuda-magic")
