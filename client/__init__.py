@@ -1,0 +1,23 @@
+"""pix2pix-stream client: translate frames, images and video files on a pix2pix-stream server.
+
+    from client import TranslatorClient
+    with TranslatorClient("localhost:50051") as c:
+        out = c.translate_image(rgb, model="facades")
+
+Needs grpcio, protobuf, numpy, PyAV and OpenCV; never torch or onnxruntime.
+"""
+from client.async_client import AsyncTranslatorClient
+from client.config import ClientConfig
+from client.errors import (AuthError, ClientError, DeadlineExceededError, InputFileError,
+                           InvalidInputError, ModelNotFoundError, OutputFileError, ServerError,
+                           ServerUnavailableError)
+from client.frames import ModelInfo, TranslatedFrame
+from client.local_video import VideoResult
+from client.sync_client import TranslatorClient
+
+__all__ = [
+    "TranslatorClient", "AsyncTranslatorClient", "ClientConfig", "ModelInfo", "TranslatedFrame",
+    "VideoResult", "ClientError", "ServerUnavailableError", "ModelNotFoundError", "AuthError",
+    "InvalidInputError", "DeadlineExceededError", "ServerError", "InputFileError",
+    "OutputFileError",
+]

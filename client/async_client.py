@@ -1,0 +1,225 @@
+"""AsyncTranslatorClient: the asyncio twin of TranslatorClient (grpc.aio), same methods."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import AsyncIterable, AsyncIterator, Iterable, Sequence
+
+import grpc
+import numpy as np
+
+from client import frames as fr
+from client import remote_video as rv
+from client.channel import call_metadata, open_aio_channel, unreachable
+from client.config import ClientConfig, as_config
+from client.errors import ServerError, from_rpc_error
+from client.frames import ModelInfo, TranslatedFrame
+from client.local_video import LocalVideoJob, Progress, VideoResult
+from protos import translator_pb2 as pb
+from protos.translator_pb2_grpc import TranslatorStub
+
+Frames = Iterable[np.ndarray] | AsyncIterable[np.ndarray]
+
+
+class AsyncTranslatorClient:
+    """    async with AsyncTranslatorClient("localhost:50051") as client:
+            async for out in client.translate_frames(frames, model="facades"):
+                ...
+
+    The channel is opened on first use inside the running event loop (grpc.aio binds a
+    channel to the loop it was made in). ``frames`` may be a plain or an async iterable; a
+    plain one is iterated on the event loop, so it should not block."""
+
+    def __init__(self, target: str | Sequence[str] | ClientConfig | None = None, **options):
+        self.config = as_config(target, **options)
+        self.target = self.config.display_target
+        self._metadata = call_metadata(self.config)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: TranslatorStub | None = None
+        self._connected = False
+
+    # -- connection -------------------------------------------------------------------------
+    def _open(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            self._channel = open_aio_channel(self.config)
+            self._stub = TranslatorStub(self._channel)
+        return self._channel
+
+    async def wait_until_ready(self, timeout_s: float | None = None) -> None:
+        channel = self._open()
+        if self._connected:
+            return
+        try:
+            await asyncio.wait_for(channel.channel_ready(),
+                                   timeout_s or self.config.connect_timeout_s)
+        except asyncio.TimeoutError:
+            raise unreachable(self.config) from None
+        self._connected = True
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+    async def __aenter__(self) -> "AsyncTranslatorClient":
+        self._open()
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
+
+    # -- unary calls ------------------------------------------------------------------------
+    async def list_models(self) -> list[ModelInfo]:
+        await self.wait_until_ready()
+        try:
+            reply = await self._stub.ListModels(pb.ListModelsRequest(), metadata=self._metadata,
+                                                timeout=self.config.call_timeout_s)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc, self.target, "ListModels") from None
+        return [ModelInfo.from_proto(m) for m in reply.models]
+
+    async def health(self, model: str = "") -> str:
+        from client.health import check_async
+
+        await self.wait_until_ready()
+        return await check_async(self._channel, model, metadata=self._metadata,
+                                 timeout=self.config.call_timeout_s, target=self.target)
+
+    # -- frames -----------------------------------------------------------------------------
+    async def stream(self, frames: Frames, *, model: str, mode: str = "lossless",
+                     encoding: str = "raw", size: tuple[int, int] | None = None,
+                     input_encoding: str = "raw",
+                     jpeg_quality: int = 0) -> AsyncIterator[TranslatedFrame]:
+        config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
+                                  jpeg_quality=jpeg_quality)
+        await self.wait_until_ready()
+        feed = _AsyncFeed(config, frames, input_encoding)
+        call = self._stub.Translate(feed.requests(), metadata=self._metadata,
+                                    timeout=self.config.stream_timeout_s)
+        checker = fr.ReplyOrder(mode, self.target)
+        try:
+            async for reply in call:
+                feed.raise_error()
+                yield checker.check(reply)
+        except grpc.RpcError as exc:
+            feed.raise_error()
+            raise from_rpc_error(exc, self.target, "Translate") from None
+        finally:
+            call.cancel()
+        feed.raise_error()
+
+    async def translate_frames(self, frames: Frames, *, model: str, mode: str = "lossless",
+                               encoding: str = "raw", size: tuple[int, int] | None = None,
+                               input_encoding: str = "raw") -> AsyncIterator[np.ndarray]:
+        async for reply in self.stream(frames, model=model, mode=mode, encoding=encoding,
+                                       size=size, input_encoding=input_encoding):
+            yield reply.image
+
+    async def translate_image(self, image: np.ndarray, *, model: str,
+                              size: tuple[int, int] | None = None,
+                              encoding: str = "raw") -> np.ndarray:
+        outputs = [o async for o in self.translate_frames([image], model=model, size=size,
+                                                          encoding=encoding)]
+        if len(outputs) != 1:
+            raise ServerError(f"Translate returned {len(outputs)} images for 1", target=self.target)
+        return outputs[0]
+
+    # -- video files ------------------------------------------------------------------------
+    async def translate_video(self, src: str | Path, dst: str | Path, *, model: str,
+                              server_decode: bool = False, side_by_side: bool = False,
+                              size: tuple[int, int] | None = None,
+                              progress: Progress | None = None, codec: str = "libx264",
+                              audio: bool = True) -> VideoResult:
+        """As TranslatorClient.translate_video; decoding and encoding run in worker threads so
+        the event loop stays free."""
+        if server_decode:
+            return await self._translate_video_on_server(src, dst, model=model, size=size,
+                                                         side_by_side=side_by_side,
+                                                         progress=progress)
+        await self.wait_until_ready()
+        job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
+                            audio=audio, progress=progress)
+        await asyncio.to_thread(job.__enter__)
+        failed = True
+        try:
+            async for image in self.translate_frames(_pull(job.next_input), model=model,
+                                                     size=size):
+                await asyncio.to_thread(job.write, image)
+            failed = False
+        finally:
+            await asyncio.to_thread(job.close, not failed)
+        return job.result()
+
+    async def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
+                                         progress) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side)
+        await self.wait_until_ready()
+        with rv.open_input(src) as source, rv.open_output(dst) as out:
+            feed = _AsyncFeed.of(rv.video_requests(config, source))
+            call = self._stub.TranslateVideo(feed.requests(), metadata=self._metadata,
+                                             timeout=self.config.stream_timeout_s)
+            writer = rv.ReplyWriter(out, dst, progress)
+            try:
+                async for reply in call:
+                    writer.handle(reply)
+            except grpc.RpcError as exc:
+                feed.raise_error()
+                raise from_rpc_error(exc, self.target, f"TranslateVideo of {src}") from None
+            finally:
+                call.cancel()
+        feed.raise_error()
+        return rv.result(dst, writer.done, self.target)
+
+
+async def _pull(next_item) -> AsyncIterator[np.ndarray]:
+    """An async iterable over a blocking ``next_item()`` (None at the end), run in a thread."""
+    while True:
+        item = await asyncio.to_thread(next_item)
+        if item is None:
+            return
+        yield item
+
+
+class _AsyncFeed:
+    """The request stream for a grpc.aio call. Like pipeline.RequestFeed: an exception in the
+    source ends the requests and is kept for the receiving side, instead of being logged and
+    turned into CANCELLED by grpc."""
+
+    def __init__(self, config: pb.StreamConfig | None, frames: Frames | None,
+                 input_encoding: str = "raw"):
+        self._config, self._frames, self._encoding = config, frames, input_encoding
+        self._source = None
+        self.error: BaseException | None = None
+
+    @classmethod
+    def of(cls, requests: Iterable) -> "_AsyncFeed":
+        feed = cls(None, None)
+        feed._source = requests
+        return feed
+
+    async def requests(self):
+        try:
+            if self._source is not None:
+                for request in self._source:
+                    yield request
+                return
+            yield pb.TranslateRequest(config=self._config)
+            index = 0
+            async for frame in _aiter(self._frames):
+                yield fr.frame_request(frame, index, self._encoding)
+                index += 1
+        except Exception as exc:
+            self.error = exc
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+async def _aiter(frames: Frames):
+    if hasattr(frames, "__aiter__"):
+        async for frame in frames:
+            yield frame
+    else:
+        for frame in frames:
+            yield frame

@@ -1,0 +1,178 @@
+"""Conversions between numpy frames and the wire messages, shared by the sync and asyncio
+clients. Pure functions: no channel, no threads."""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Iterator
+import time
+from dataclasses import dataclass, field
+import numpy as np
+
+from client.errors import InvalidInputError, ServerError, from_status_code
+from protos import translator_pb2 as pb
+
+OUTPUT_ENCODINGS = {"raw": pb.RAW, "jpeg": pb.JPEG, "png": pb.PNG}
+INPUT_ENCODINGS = ("raw", "jpeg", "png")
+MODES = {"lossless": pb.LOSSLESS, "live": pb.LIVE}
+
+
+@dataclass(frozen=True)
+class TranslatedFrame:
+    """One reply of a Translate stream, with what a live client needs for latency reports."""
+
+    sequence: int
+    timestamp_us: int
+    image: np.ndarray            # uint8 RGB [H, W, 3]
+    queue_ms: float = 0.0
+    inference_ms: float = 0.0
+    dropped: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    description: str
+    input_width: int
+    input_height: int
+    direction: str
+    input_transform: str
+    input_transform_params: dict = field(default_factory=dict)
+    precision: str = ""
+    backend: str = ""
+    max_batch: int = 0
+    metadata: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_proto(cls, m: pb.ModelInfo) -> "ModelInfo":
+        return cls(name=m.name, description=m.description, input_width=m.input_width,
+                   input_height=m.input_height, direction=m.direction,
+                   input_transform=m.input_transform,
+                   input_transform_params=_json_object(m.input_transform_params),
+                   precision=m.precision, backend=m.backend, max_batch=m.max_batch,
+                   metadata=_json_object(m.metadata_json))
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"256x192"`` -> (256, 192); None or "" -> None."""
+    if not text:
+        return None
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 1 or int(h) < 1:
+        raise ValueError(f"size must look like WIDTHxHEIGHT, e.g. 256x256; got {text!r}")
+    return int(w), int(h)
+
+
+def stream_config(model: str, *, mode: str = "lossless", encoding: str = "raw",
+                  size: tuple[int, int] | None = None, jpeg_quality: int = 0) -> pb.StreamConfig:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+    if encoding not in OUTPUT_ENCODINGS:
+        raise ValueError(f"encoding must be one of {sorted(OUTPUT_ENCODINGS)}, got {encoding!r}")
+    width, height = size or (0, 0)
+    return pb.StreamConfig(model=model, encoding=OUTPUT_ENCODINGS[encoding], mode=MODES[mode],
+                           jpeg_quality=jpeg_quality, output_width=width, output_height=height)
+
+
+def check_frame(frame: np.ndarray, index: int) -> np.ndarray:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 \
+            or frame.shape[2] != 3:
+        shape = getattr(frame, "shape", None)
+        dtype = getattr(frame, "dtype", type(frame).__name__)
+        raise InvalidInputError(f"frame {index}: expected a uint8 RGB array [H, W, 3], got {dtype} {shape}")
+    return frame
+
+
+def encode_image(frame: np.ndarray, encoding: str = "raw") -> pb.Image:
+    """RGB array -> Image message; raw is lossless, jpeg trades quality for bandwidth."""
+    if encoding == "raw":
+        h, w = frame.shape[:2]
+        return pb.Image(raw=pb.RawImage(width=w, height=h, format=pb.RGB24,
+                                        data=np.ascontiguousarray(frame).tobytes()))
+    import cv2  # only for compressed input
+
+    ok, buf = cv2.imencode("." + ("jpg" if encoding == "jpeg" else "png"),
+                           cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"could not encode a {frame.shape} frame as {encoding}")
+    return pb.Image(jpeg=buf.tobytes()) if encoding == "jpeg" else pb.Image(png=buf.tobytes())
+
+
+def decode_image(image: pb.Image) -> np.ndarray:
+    """Image message -> uint8 RGB [H, W, 3]."""
+    kind = image.WhichOneof("payload")
+    if kind == "raw":
+        raw = image.raw
+        channels = 1 if raw.format == pb.GRAY8 else 3
+        expected = raw.width * raw.height * channels
+        if len(raw.data) != expected:
+            raise ValueError(f"reply image has {len(raw.data)} bytes, expected {expected} "
+                             f"({raw.width}x{raw.height}x{channels})")
+        pixels = np.frombuffer(raw.data, np.uint8).reshape(raw.height, raw.width, channels)
+        if channels == 1:
+            return np.repeat(pixels, 3, axis=2)
+        return pixels[:, :, ::-1].copy() if raw.format == pb.BGR24 else pixels
+    if kind in ("jpeg", "png"):
+        import cv2
+
+        bgr = cv2.imdecode(np.frombuffer(getattr(image, kind), np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"reply holds an undecodable {kind} image")
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    raise ValueError("reply holds no image")
+
+
+def now_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+def frame_request(frame: np.ndarray, index: int, input_encoding: str = "raw") -> pb.TranslateRequest:
+    """Frame ``index`` stamped with the monotonic clock at the moment it is sent; the server
+    echoes the stamp, so ``now_us() - reply.timestamp_us`` is the round-trip latency."""
+    check_frame(frame, index)
+    return pb.TranslateRequest(frame=pb.Frame(sequence=index, timestamp_us=now_us(),
+                                              image=encode_image(frame, input_encoding)))
+
+
+def translated(reply: pb.TranslateResponse) -> TranslatedFrame:
+    return TranslatedFrame(sequence=reply.sequence, timestamp_us=reply.timestamp_us,
+                           image=decode_image(reply.image), queue_ms=reply.queue_ms,
+                           inference_ms=reply.inference_ms, dropped=tuple(reply.dropped))
+
+
+def translate_requests(config: pb.StreamConfig, frames: Iterable[np.ndarray],
+                       input_encoding: str = "raw") -> Iterator[pb.TranslateRequest]:
+    """The Translate request stream: the config, then the frames numbered from 0."""
+    yield pb.TranslateRequest(config=config)
+    for index, frame in enumerate(frames):
+        yield frame_request(frame, index, input_encoding)
+
+
+class ReplyOrder:
+    """Checks every reply of a Translate stream: errors become exceptions naming the frame,
+    sequence numbers must go up (and, losslessly, by exactly one)."""
+
+    def __init__(self, mode: str, target: str):
+        self._lossless = mode != "live"
+        self._target = target
+        self._expected = 0
+
+    def check(self, reply: pb.TranslateResponse) -> TranslatedFrame:
+        if reply.WhichOneof("result") == "error":
+            raise from_status_code(reply.error.code, f"frame {reply.sequence}: "
+                                   f"{reply.error.message}", self._target)
+        if reply.sequence < self._expected or (self._lossless and reply.sequence != self._expected):
+            raise ServerError(f"reply for frame {reply.sequence} arrived when frame "
+                              f"{self._expected} was due", target=self._target)
+        self._expected = reply.sequence + 1
+        try:
+            return translated(reply)
+        except ValueError as exc:
+            raise ServerError(f"frame {reply.sequence}: {exc}", target=self._target) from None

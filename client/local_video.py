@@ -1,0 +1,107 @@
+"""Client-side video translation: decode with PyAV, stream the frames, encode the replies.
+
+Three things run at once: a prefetch thread decodes frames ahead, gRPC's sender thread sends
+them, and the caller's thread receives translations in order and encodes them. Translated
+frame i is written at input frame i's timestamp, so count, rate and duration are kept."""
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from client.pipeline import Prefetcher
+from client.video_io import VideoSink, VideoSource
+
+Progress = Callable[[int, int], None]  # (frames done, frames total or 0)
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    path: str
+    frames: int
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    has_audio: bool
+
+
+class LocalVideoJob:
+    """One file's translation. Enter it, send ``inputs()`` to the server, ``write()`` every
+    reply in order; leaving closes the output so that it plays even after an interruption."""
+
+    def __init__(self, src: str | Path, dst: str | Path, *, size: tuple[int, int] | None = None,
+                 side_by_side: bool = False, codec: str = "libx264", audio: bool = True,
+                 progress: Progress | None = None, prefetch: int = 8):
+        self._args = dict(src=src, dst=dst, size=size, side_by_side=side_by_side, codec=codec,
+                          audio=audio, prefetch=prefetch)
+        self._progress = progress
+        # (pts, original frame or None) of every frame sent and not yet written back
+        self._pending: collections.deque = collections.deque()
+        self.source: VideoSource | None = None
+        self.sink: VideoSink | None = None
+        self._prefetcher: Prefetcher | None = None
+
+    def __enter__(self) -> "LocalVideoJob":
+        a = self._args
+        self.source = VideoSource(a["src"])
+        try:
+            template = self.source.audio if a["audio"] else None
+            self.sink = VideoSink(a["dst"], self.source.info, size=a["size"],
+                                  side_by_side=a["side_by_side"], codec=a["codec"],
+                                  audio_template=template)
+            self._prefetcher = Prefetcher(self.source.frames(with_audio=a["audio"]),
+                                          depth=a["prefetch"], name="video-decode")
+        except BaseException:
+            self.source.close()
+            raise
+        return self
+
+    def inputs(self) -> Iterator[np.ndarray]:
+        """The frames to translate; safe to iterate from gRPC's sender thread."""
+        keep = self._args["side_by_side"]
+        for image, pts in self._prefetcher:
+            self._pending.append((pts, image if keep else None))
+            yield image
+
+    def next_input(self) -> np.ndarray | None:
+        """One frame of ``inputs()`` for callers that pull (the asyncio client, from a worker
+        thread); None at the end (StopIteration cannot cross an asyncio future)."""
+        item = next(self._prefetcher, None)
+        if item is None:
+            return None
+        image, pts = item
+        self._pending.append((pts, image if self._args["side_by_side"] else None))
+        return image
+
+    def write(self, translated: np.ndarray) -> None:
+        pts, original = self._pending.popleft()
+        self.sink.write_audio(self.source.take_audio())
+        self.sink.write(translated, pts, original)
+        if self._progress is not None:
+            self._progress(self.sink.frames_written, self.source.info.frames)
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(complete=exc_type is None)
+
+    def close(self, complete: bool) -> None:
+        """Closes input and output; ``complete`` copies the audio not yet written."""
+        try:
+            self._prefetcher.close()  # before the source closes: the thread reads from it
+            if complete:
+                self.sink.write_audio(self.source.take_audio())
+        finally:
+            try:
+                self.sink.close()
+            finally:
+                self.source.close()
+
+    def result(self) -> VideoResult:
+        info, sink = self.source.info, self.sink
+        return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.fps),
+                           duration_s=sink.frames_written / float(info.fps),
+                           width=sink.video.width, height=sink.video.height,
+                           has_audio=sink.audio is not None)

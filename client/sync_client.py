@@ -1,0 +1,174 @@
+"""TranslatorClient: the synchronous client library."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import grpc
+import numpy as np
+
+from client import frames as fr
+from client import remote_video as rv
+from client.channel import call_metadata, open_channel, unreachable
+from client.config import ClientConfig, as_config
+from client.errors import ServerError, from_rpc_error
+from client.frames import ModelInfo, TranslatedFrame
+from client.local_video import LocalVideoJob, Progress, VideoResult
+from client.pipeline import RequestFeed
+from protos import translator_pb2 as pb
+from protos.translator_pb2_grpc import TranslatorStub
+
+
+class TranslatorClient:
+    """A connection to one pix2pix-stream server or a set of replicas.
+
+        with TranslatorClient("localhost:50051", token="...") as client:
+            print([m.name for m in client.list_models()])
+            for out in client.translate_frames(frames, model="facades"):
+                ...
+
+    ``target`` is a ClientConfig, or a target (see ClientConfig) plus ClientConfig's options as
+    keywords (token, tls, connect_timeout_s, ...). Thread-safe: calls from several threads
+    share the channel.
+    """
+
+    def __init__(self, target: str | Sequence[str] | ClientConfig | None = None, **options):
+        self.config = as_config(target, **options)
+        self.target = self.config.display_target
+        self._metadata = call_metadata(self.config)
+        self._channel = open_channel(self.config)
+        self._stub = TranslatorStub(self._channel)
+        self._connected = threading.Event()
+        self._connect_lock = threading.Lock()
+
+    # -- connection -------------------------------------------------------------------------
+    def wait_until_ready(self, timeout_s: float | None = None) -> None:
+        """Blocks until a connection to (one of) the server(s) is up; ServerUnavailableError
+        after ``timeout_s`` (default: the config's connect timeout)."""
+        if self._connected.is_set():
+            return
+        with self._connect_lock:
+            if self._connected.is_set():
+                return
+            try:
+                grpc.channel_ready_future(self._channel).result(
+                    timeout=timeout_s or self.config.connect_timeout_s)
+            except grpc.FutureTimeoutError:
+                raise unreachable(self.config) from None
+            self._connected.set()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> "TranslatorClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- unary calls ------------------------------------------------------------------------
+    def list_models(self) -> list[ModelInfo]:
+        self.wait_until_ready()
+        try:
+            reply = self._stub.ListModels(pb.ListModelsRequest(), metadata=self._metadata,
+                                          timeout=self.config.call_timeout_s)
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc, self.target, "ListModels") from None
+        return [ModelInfo.from_proto(m) for m in reply.models]
+
+    def health(self, model: str = "") -> str:
+        """The standard gRPC health status: "SERVING", "NOT_SERVING", ...; ``model`` asks about
+        one engine, "" about the server as a whole."""
+        from client.health import check
+
+        self.wait_until_ready()
+        return check(self._channel, model, metadata=self._metadata,
+                     timeout=self.config.call_timeout_s, target=self.target)
+
+    # -- frames -----------------------------------------------------------------------------
+    def stream(self, frames: Iterable[np.ndarray], *, model: str, mode: str = "lossless",
+               encoding: str = "raw", size: tuple[int, int] | None = None,
+               input_encoding: str = "raw", jpeg_quality: int = 0) -> Iterator[TranslatedFrame]:
+        """Like translate_frames, with each reply's sequence number, echoed send time, server
+        timings and (live mode) the sequence numbers the server dropped."""
+        config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
+                                  jpeg_quality=jpeg_quality)
+        self.wait_until_ready()
+        feed = RequestFeed(fr.translate_requests(config, frames, input_encoding))
+        call = self._stub.Translate(feed, metadata=self._metadata,
+                                    timeout=self.config.stream_timeout_s)
+        checker = fr.ReplyOrder(mode, self.target)
+        try:
+            for reply in call:
+                if feed.error is not None:
+                    raise feed.error
+                yield checker.check(reply)
+        except grpc.RpcError as exc:
+            if feed.error is not None:
+                raise feed.error from None
+            raise from_rpc_error(exc, self.target, "Translate") from None
+        finally:
+            feed.stop()
+            call.cancel()
+        if feed.error is not None:
+            raise feed.error
+
+    def translate_frames(self, frames: Iterable[np.ndarray], *, model: str,
+                         mode: str = "lossless", encoding: str = "raw",
+                         size: tuple[int, int] | None = None,
+                         input_encoding: str = "raw") -> Iterator[np.ndarray]:
+        """Translates uint8 RGB [H, W, 3] frames over one stream; yields the translations in
+        order, while later frames are still being sent (the iterable is consumed lazily).
+        ``size`` = (width, height) of the outputs; default the input's."""
+        for reply in self.stream(frames, model=model, mode=mode, encoding=encoding, size=size,
+                                 input_encoding=input_encoding):
+            yield reply.image
+
+    def translate_image(self, image: np.ndarray, *, model: str,
+                        size: tuple[int, int] | None = None, encoding: str = "raw") -> np.ndarray:
+        outputs = list(self.translate_frames([image], model=model, size=size, encoding=encoding))
+        if len(outputs) != 1:
+            raise ServerError(f"Translate returned {len(outputs)} images for 1", target=self.target)
+        return outputs[0]
+
+    # -- video files ------------------------------------------------------------------------
+    def translate_video(self, src: str | Path, dst: str | Path, *, model: str,
+                        server_decode: bool = False, side_by_side: bool = False,
+                        size: tuple[int, int] | None = None, progress: Progress | None = None,
+                        codec: str = "libx264", audio: bool = True) -> VideoResult:
+        """Translates a video file into ``dst`` (container from its suffix). Locally decoded
+        and encoded by default; ``server_decode`` sends the file to the server instead.
+        ``progress(done, total)`` is called as frames complete (total 0 when unknown)."""
+        if server_decode:
+            return self._translate_video_on_server(src, dst, model=model, size=size,
+                                                   side_by_side=side_by_side, progress=progress)
+        self.wait_until_ready()  # before the output file is created
+        with LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
+                           audio=audio, progress=progress) as job:
+            for image in self.translate_frames(job.inputs(), model=model, size=size):
+                job.write(image)
+        return job.result()
+
+    def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
+                                   progress) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side)
+        self.wait_until_ready()
+        with rv.open_input(src) as source, rv.open_output(dst) as out:
+            feed = RequestFeed(rv.video_requests(config, source))
+            call = self._stub.TranslateVideo(feed, metadata=self._metadata,
+                                             timeout=self.config.stream_timeout_s)
+            writer = rv.ReplyWriter(out, dst, progress)
+            try:
+                for reply in call:
+                    writer.handle(reply)
+            except grpc.RpcError as exc:
+                if feed.error is not None:
+                    raise feed.error from None
+                raise from_rpc_error(exc, self.target, f"TranslateVideo of {src}") from None
+            finally:
+                feed.stop()
+                call.cancel()
+        if feed.error is not None:
+            raise feed.error
+        return rv.result(dst, writer.done, self.target)

@@ -1,0 +1,185 @@
+"""Reading and writing video files with PyAV for local (client-side) translation.
+
+VideoSource decodes RGB frames with their presentation timestamps and collects the audio
+packets it passes on the way; VideoSink encodes translated frames at those same timestamps
+(so frame count, rate and duration survive) and remuxes the audio packets untouched."""
+from __future__ import annotations
+
+import queue
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+
+from client.errors import InputFileError, OutputFileError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    width: int
+    height: int
+    fps: Fraction
+    time_base: Fraction
+    frames: int          # 0 when the container does not say
+    duration_s: float
+    has_audio: bool
+    codec: str
+
+
+class VideoSource:
+    """An input file (or URL PyAV can open). Use as a context manager; iterate ``frames()``."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        try:
+            self._container = av.open(self.path)
+        except (av.FFmpegError, OSError) as exc:
+            raise InputFileError(f"cannot open video {self.path}: {_reason(exc)}") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise InputFileError(f"{self.path} has no video stream")
+        self.video = self._container.streams.video[0]
+        self.video.thread_type = "AUTO"  # frame threads: decoding is not the bottleneck then
+        self.audio = self._container.streams.audio[0] if self._container.streams.audio else None
+        self._audio_packets: queue.SimpleQueue = queue.SimpleQueue()
+        self.info = self._describe()
+
+    def _describe(self) -> VideoInfo:
+        v, c = self.video, self._container
+        fps = Fraction(v.average_rate or v.guessed_rate or 25)
+        duration = float(c.duration / av.time_base) if c.duration else 0.0
+        frames = v.frames or (round(duration * fps) if duration else 0)
+        return VideoInfo(self.path, v.codec_context.width, v.codec_context.height, fps,
+                         Fraction(v.time_base or Fraction(1, 90000)), int(frames), duration,
+                         self.audio is not None, v.codec_context.name)
+
+    def frames(self, with_audio: bool = True) -> Iterator[tuple[np.ndarray, int]]:
+        """Yields (uint8 RGB [H, W, 3], pts in ``info.time_base``) in presentation order; audio
+        packets met on the way are kept for ``take_audio()``."""
+        streams = [self.video] + ([self.audio] if with_audio and self.audio is not None else [])
+        step = max(1, round(1 / (self.info.fps * self.info.time_base)))
+        index = 0
+        try:
+            for packet in self._container.demux(streams):
+                if packet.stream is not self.video:
+                    if packet.dts is not None:  # the final empty packet only flushes a decoder
+                        self._audio_packets.put(packet)
+                    continue
+                for frame in packet.decode():
+                    pts = frame.pts if frame.pts is not None else index * step
+                    yield frame.to_ndarray(format="rgb24"), pts
+                    index += 1
+        except av.FFmpegError as exc:
+            raise InputFileError(f"{self.path}: cannot decode frame {index}: {_reason(exc)}") from exc
+
+    def take_audio(self) -> list:
+        packets = []
+        while not self._audio_packets.empty():
+            packets.append(self._audio_packets.get_nowait())
+        return packets
+
+    def close(self) -> None:
+        self._container.close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoSink:
+    """An output file: H.264 (by default) at the input's timestamps, optional input | output
+    layout, audio copied from ``audio_template`` (an input audio stream) when given."""
+
+    def __init__(self, path: str | Path, info: VideoInfo, *, size: tuple[int, int] | None = None,
+                 side_by_side: bool = False, codec: str = "libx264", crf: int | None = 18,
+                 audio_template=None):
+        self.path = str(path)
+        self.panel = size or (info.width, info.height)  # (width, height) of one picture
+        width = self.panel[0] * (2 if side_by_side else 1)
+        height = self.panel[1]
+        if width % 2 or height % 2:
+            raise OutputFileError(f"{self.path}: output size {width}x{height} must be even "
+                                  f"for yuv420p video; pick an even --size")
+        self.side_by_side = side_by_side
+        self._last_pts: int | None = None
+        self.frames_written = 0
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(self.path, "w")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise OutputFileError(f"cannot write {self.path}: {_reason(exc)}") from exc
+        try:
+            self.video = self._container.add_stream(codec, rate=info.fps)
+            self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
+            self.video.time_base = info.time_base
+            self.video.codec_context.time_base = info.time_base
+            if crf is not None and codec in ("libx264", "libx265"):
+                self.video.options = {"crf": str(crf)}
+            self.audio = (self._container.add_stream_from_template(audio_template)
+                          if audio_template is not None else None)
+        except (av.FFmpegError, ValueError) as exc:
+            self._container.close()
+            raise OutputFileError(f"cannot set up {codec} video in {self.path}: {_reason(exc)}") from exc
+
+    def write(self, image: np.ndarray, pts: int, original: np.ndarray | None = None) -> None:
+        picture = _fit(image, self.panel)
+        if self.side_by_side:
+            picture = np.concatenate([_fit(original, self.panel), picture], axis=1)
+        # Encoders need strictly increasing timestamps; a file with duplicates still keeps
+        # every frame this way.
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.video.codec_context.time_base
+        self._mux(self.video.encode(frame))
+        self.frames_written += 1
+
+    def write_audio(self, packets: list) -> None:
+        if self.audio is None:
+            return
+        for packet in packets:
+            packet.stream = self.audio
+            self._mux(packet)
+
+    def _mux(self, packets) -> None:
+        try:
+            self._container.mux(packets)
+        except (av.FFmpegError, OSError) as exc:
+            raise OutputFileError(f"cannot write {self.path}: {_reason(exc)}") from exc
+
+    def close(self) -> None:
+        """Flushes the encoder and writes the container trailer: after this the file plays,
+        also when translation stopped half way (Ctrl-C)."""
+        if self._container is None:
+            return
+        try:
+            self._mux(self.video.encode())
+        finally:
+            self._container.close()
+            self._container = None
+
+    def __enter__(self) -> "VideoSink":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if image.shape[1] == size[0] and image.shape[0] == size[1]:
+        return image
+    import cv2
+
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
