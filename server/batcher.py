@@ -1,0 +1,156 @@
+"""Dynamic batching: frames for one model from every stream share one queue and one inference
+thread, which owns the backend (backends are not thread-safe).
+
+A batch runs when it holds ``max_batch`` frames, when its oldest frame has waited
+``max_delay_s``, or as soon as no other frame for this model is on its way (being decoded or
+transformed). The last rule is what keeps a lone stream at bare-backend latency: waiting for
+frames that nobody is sending only adds delay. Streams announce a frame with ``reserve()`` before
+they start decoding it, so the batcher knows what is coming.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from engines.backend import Backend
+from server.errors import ShuttingDownError
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a submitted frame's future resolves to."""
+
+    output: np.ndarray  # uint8 [H, W, 3] at the engine's size
+    queue_s: float      # from submit() to the start of its batch
+    inference_s: float  # the whole batch's infer() call
+    batch_size: int
+
+
+# Called by the inference thread after each batch: (batch size, each frame's queue wait, infer s).
+BatchObserver = Callable[[int, list, float], None]
+
+
+@dataclass
+class _Item:
+    frame: np.ndarray
+    future: concurrent.futures.Future
+    enqueued: float
+
+
+class Slot:
+    """A frame announced to the batcher; submit it once decoded, or cancel it."""
+
+    def __init__(self, batcher: "Batcher"):
+        self._batcher = batcher
+        self._open = True
+
+    def submit(self, frame: np.ndarray) -> concurrent.futures.Future:
+        self._release()
+        return self._batcher._enqueue(frame)
+
+    def cancel(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        if self._open:
+            self._open = False
+            self._batcher._arrived()
+
+
+class Batcher:
+    def __init__(self, backend: Backend, *, max_batch: int, max_delay_s: float,
+                 observer: BatchObserver | None = None):
+        self.backend = backend
+        self.max_batch = max(1, min(max_batch, backend.info.max_batch))
+        self.max_delay_s = max_delay_s
+        self._observer = observer
+        self._queue: deque[_Item] = deque()
+        self._coming = 0
+        self._closing = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"infer-{backend.info.name}")
+        self._thread.start()
+
+    def reserve(self) -> Slot:
+        with self._cond:
+            if self._closing:
+                raise ShuttingDownError("server is shutting down")
+            self._coming += 1
+        return Slot(self)
+
+    def submit(self, frame: np.ndarray) -> concurrent.futures.Future:
+        """Queues one frame without announcing it first."""
+        return self.reserve().submit(frame)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Takes no more frames, finishes the queued ones and stops the inference thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def _arrived(self) -> None:
+        with self._cond:
+            self._coming -= 1
+            self._cond.notify_all()
+
+    def _enqueue(self, frame: np.ndarray) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._cond:
+            if self._closing and not self._thread.is_alive():
+                raise ShuttingDownError("server is shutting down")
+            self._queue.append(_Item(frame, future, time.perf_counter()))
+            self._cond.notify_all()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                return
+            if batch:
+                self._infer(batch)
+
+    def _next_batch(self) -> list[_Item] | None:
+        """Blocks until a batch is due; None once closed and empty."""
+        with self._cond:
+            while not self._queue:
+                if self._closing:
+                    return None
+                self._cond.wait()
+            deadline = self._queue[0].enqueued + self.max_delay_s
+            while (len(self._queue) < self.max_batch and self._coming > 0
+                   and not self._closing):
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._cond.wait(remaining)
+            taken = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+        # A stream that went away cancelled its futures; skip those frames.
+        return [item for item in taken if item.future.set_running_or_notify_cancel()]
+
+    def _infer(self, batch: list[_Item]) -> None:
+        start = time.perf_counter()
+        try:
+            outputs = self.backend.infer(np.stack([item.frame for item in batch]))
+        except Exception as exc:  # every frame of the batch learns why
+            for item in batch:
+                item.future.set_exception(exc)
+            return
+        inference_s = time.perf_counter() - start
+        waits = [start - item.enqueued for item in batch]
+        for item, output, wait in zip(batch, outputs, waits):
+            item.future.set_result(BatchResult(output, wait, inference_s, len(batch)))
+        if self._observer is not None:
+            self._observer(len(batch), waits, inference_s)

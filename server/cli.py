@@ -1,0 +1,109 @@
+"""pix2pix-serve: serve engine directories over gRPC.
+
+    pix2pix-serve --engines engines/ --port 50051 --backend auto --max-batch 8 --max-delay-ms 5
+
+SIGTERM and SIGINT drain: health turns NOT_SERVING, no new calls are accepted, open streams
+answer the frames they have read (video jobs run to completion) within --grace-s, then the
+process exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from engines.errors import EngineError
+from server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
+from server.errors import ServerError
+
+log = logging.getLogger("pix2pix.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = ServerConfig(engines_dir=Path("."))
+    p = argparse.ArgumentParser(
+        prog="pix2pix-serve", description=__doc__.split("\n\n")[0],
+        epilog="Environment: PIX2PIX_TOKEN sets --token without putting it on the command line.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--engines", type=Path, required=True,
+                   help="a folder of engine directories (or one engine directory) to load")
+    p.add_argument("--host", default="[::]", help="address to listen on")
+    p.add_argument("--port", type=int, default=50051, help="port to listen on; 0 = a free port")
+    p.add_argument("--backend", default=defaults.backend,
+                   help="inference backend: auto, onnxruntime, torch, openvino, tensorrt, ...")
+    p.add_argument("--inference-threads", type=int, default=None,
+                   help="intra-op threads of each backend (default: the backend's own choice)")
+    p.add_argument("--max-batch", type=int, default=defaults.max_batch,
+                   help="largest batch per inference call")
+    p.add_argument("--max-delay-ms", type=float, default=defaults.max_delay_ms,
+                   help="longest a frame waits for its batch to fill")
+    p.add_argument("--max-streams", type=int, default=defaults.max_streams,
+                   help="concurrent streams; more get RESOURCE_EXHAUSTED")
+    p.add_argument("--inflight", type=int, default=defaults.inflight_per_stream,
+                   help="frames in flight per stream (backpressure)")
+    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
+                   help="largest gRPC message either way")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="largest frame (width x height), input or output")
+    p.add_argument("--max-video-bytes", type=int, default=defaults.max_video_bytes,
+                   help="largest TranslateVideo upload")
+    p.add_argument("--workers", type=int, default=defaults.worker_threads,
+                   help="threads that decode, resize, transform and encode frames")
+    p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS with --tls-key)")
+    p.add_argument("--tls-key", type=Path, help="PEM private key")
+    p.add_argument("--token", default=None,
+                   help="require 'authorization: Bearer TOKEN' on every call except health "
+                        "and reflection")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics on this port (0 = a free port); off when unset")
+    p.add_argument("--grace-s", type=float, default=defaults.grace_s,
+                   help="seconds open calls get to finish on SIGTERM/SIGINT")
+    p.add_argument("--tmp-dir", type=Path, default=None,
+                   help="where video uploads and outputs are spooled (default: $TMPDIR)")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    return ServerConfig(
+        engines_dir=args.engines, address=f"{args.host}:{args.port}", backend=args.backend,
+        inference_threads=args.inference_threads,
+        max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, max_streams=args.max_streams,
+        inflight_per_stream=args.inflight, max_message_bytes=args.max_message_bytes,
+        max_pixels=args.max_pixels, max_video_bytes=args.max_video_bytes,
+        worker_threads=args.workers, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        token=args.token or os.environ.get("PIX2PIX_TOKEN") or None, metrics_port=args.metrics_port, grace_s=args.grace_s,
+        video_tmp_dir=args.tmp_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server.app import start_server  # after logging is set up: loading engines logs
+
+    try:
+        config = config_from_args(args)
+        running = start_server(config)
+    except (ServerError, EngineError, OSError) as exc:
+        print(f"pix2pix-serve: {exc}", file=sys.stderr)
+        return 2
+    print(f"pix2pix-serve: listening on port {running.port}"
+          + (f", metrics on port {running.metrics_port}" if running.metrics_port is not None else ""),
+          file=sys.stderr, flush=True)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: stop.set())
+    while not stop.wait(0.5):
+        pass
+    log.info("signal received: draining for up to %.1fs", config.grace_s)
+    running.stop(config.grace_s)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

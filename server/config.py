@@ -1,0 +1,69 @@
+"""ServerConfig: everything a server needs, built by the CLI (or a test) and never changed."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from server.errors import ConfigError
+
+# A raw DCI 4K RGB frame (4096 x 2160 x 3 = 26.5 MB) plus protobuf framing fits with room to spare.
+DEFAULT_MAX_PIXELS = 4096 * 2160
+DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    engines_dir: Path
+    address: str = "[::]:50051"          # host:port; port 0 picks a free port
+    backend: str = "auto"                # passed to engines.registry.load_backend
+    inference_threads: int | None = None # intra-op threads per backend; None = its default
+    max_batch: int = 8                   # frames per inference call
+    max_delay_ms: float = 5.0            # longest a queued frame waits for a batch to fill
+    max_streams: int = 64                # concurrent Translate + TranslateVideo calls
+    inflight_per_stream: int = 4         # frames read but not yet answered, per stream
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per input or output frame
+    max_video_bytes: int = 4 * 1024**3   # one TranslateVideo upload
+    worker_threads: int = max(2, min(8, (os.cpu_count() or 1) + 2))  # decode/resize/encode
+    tls_cert: Path | None = None         # PEM certificate chain; with tls_key enables TLS
+    tls_key: Path | None = None
+    token: str | None = None             # bearer token; None = no auth
+    metrics_port: int | None = None      # None = no metrics endpoint; 0 = a free port
+    metrics_host: str = "0.0.0.0"
+    grace_s: float = 10.0                # drain time on stop / SIGTERM
+    video_tmp_dir: Path | None = None    # where uploads and outputs are spooled; None = $TMPDIR
+
+    def __post_init__(self):
+        _require(self.max_batch >= 1, f"max_batch must be >= 1, got {self.max_batch}")
+        _require(self.max_delay_ms >= 0, f"max_delay_ms must be >= 0, got {self.max_delay_ms}")
+        _require(self.max_streams >= 1, f"max_streams must be >= 1, got {self.max_streams}")
+        _require(self.inflight_per_stream >= 1,
+                 f"inflight_per_stream must be >= 1, got {self.inflight_per_stream}")
+        _require(self.max_message_bytes >= 1024,
+                 f"max_message_bytes must be >= 1024, got {self.max_message_bytes}")
+        _require(self.max_pixels >= 1, f"max_pixels must be >= 1, got {self.max_pixels}")
+        _require(self.worker_threads >= 1, f"worker_threads must be >= 1, got {self.worker_threads}")
+        _require(self.inference_threads is None or self.inference_threads >= 1,
+                 f"inference_threads must be >= 1, got {self.inference_threads}")
+        _require(self.grace_s >= 0, f"grace_s must be >= 0, got {self.grace_s}")
+        _require((self.tls_cert is None) == (self.tls_key is None),
+                 "TLS needs both a certificate and a key")
+        _require(self.token is None or self.token.strip() != "", "token must not be empty")
+        _require(self.metrics_port is None or 0 <= self.metrics_port < 65536,
+                 f"metrics_port must be 0..65535, got {self.metrics_port}")
+        host, sep, port = self.address.rpartition(":")
+        _require(bool(sep and host and port.isdigit()),
+                 f"address must be host:port, got {self.address!r}")
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    def with_changes(self, **changes) -> "ServerConfig":
+        return replace(self, **changes)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)

@@ -1,0 +1,85 @@
+"""The server's typed errors and the one place where errors become gRPC status codes."""
+from __future__ import annotations
+
+import grpc
+
+from engines import errors as engine_errors
+
+
+class ServerError(Exception):
+    """Base class of everything the server raises on purpose."""
+
+
+class ConfigError(ServerError, ValueError):
+    """A ServerConfig that cannot work (bad numbers, half a TLS pair, ...)."""
+
+
+class StartupError(ServerError):
+    """The server could not start: no engines, a port in use, unreadable TLS files."""
+
+
+class StreamConfigError(ServerError):
+    """The first message of a stream is missing or holds an invalid configuration."""
+
+
+class ModelNotFoundError(ServerError):
+    """A stream asked for a model this server has not loaded."""
+
+
+class FrameError(ServerError):
+    """One bad frame (corrupt image, wrong byte count, bad size); the stream goes on."""
+
+
+class TooManyStreamsError(ServerError):
+    """max_streams calls are already open."""
+
+
+class VideoInputError(ServerError):
+    """An upload FFmpeg cannot demux or decode (truncated, not a video, no video stream)."""
+
+
+class UploadTooLargeError(ServerError):
+    """A TranslateVideo upload larger than max_video_bytes."""
+
+
+class VideoOutputError(ServerError):
+    """The requested output codec or container cannot be written."""
+
+
+class ShuttingDownError(ServerError):
+    """The server is draining and takes no more work."""
+
+
+_STATUS = [  # first match wins: subclasses before their bases
+    (StreamConfigError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ModelNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (FrameError, grpc.StatusCode.INVALID_ARGUMENT),
+    (TooManyStreamsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (VideoInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (UploadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (VideoOutputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
+    (engine_errors.EngineNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (engine_errors.InputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (engine_errors.TransformError, grpc.StatusCode.INVALID_ARGUMENT),
+    (engine_errors.BackendUnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (engine_errors.EngineVersionMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
+    (engine_errors.MetadataMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
+    (engine_errors.CorruptEngineError, grpc.StatusCode.FAILED_PRECONDITION),
+    (engine_errors.EngineError, grpc.StatusCode.INTERNAL),
+]
+
+
+def status_for(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status for an exception; anything unexpected is INTERNAL."""
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def describe(exc: BaseException) -> str:
+    """The message a client sees: ours verbatim; unexpected ones with their type, for triage."""
+    if isinstance(exc, (ServerError, engine_errors.EngineError)):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc}"

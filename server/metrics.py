@@ -1,0 +1,63 @@
+"""Prometheus metrics, one CollectorRegistry per server so several servers in one process (tests,
+benchmarks) never share counters."""
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import start_http_server
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class Metrics:
+    def __init__(self, max_batch: int):
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.frames_in = Counter("pix2pix_frames_in", "Frames received", ["model"], registry=r)
+        self.frames_out = Counter("pix2pix_frames_out", "Translated frames sent", ["model"],
+                                  registry=r)
+        self.frames_dropped = Counter("pix2pix_frames_dropped",
+                                      "Frames dropped unprocessed in LIVE mode", ["model"],
+                                      registry=r)
+        self.errors = Counter("pix2pix_errors", "Per-frame errors and failed calls, by status",
+                              ["method", "status"], registry=r)
+        self.batch_size = Histogram("pix2pix_batch_size", "Frames per inference call", ["model"],
+                                    buckets=tuple(range(1, max_batch + 1)), registry=r)
+        self.queue_wait = Histogram("pix2pix_queue_wait_seconds",
+                                    "Time a frame waited in the batch queue", ["model"],
+                                    buckets=_LATENCY_BUCKETS, registry=r)
+        self.inference = Histogram("pix2pix_inference_seconds", "Time of one inference call",
+                                   ["model"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.active_streams = Gauge("pix2pix_active_streams", "Open streaming calls", ["method"],
+                                    registry=r)
+        self._http = None
+
+    def batch_observer(self, model: str):
+        """A Batcher observer that records this model's batches."""
+        batch_size = self.batch_size.labels(model)
+        queue_wait = self.queue_wait.labels(model)
+        inference = self.inference.labels(model)
+
+        def observe(size: int, waits: list, inference_s: float) -> None:
+            batch_size.observe(size)
+            inference.observe(inference_s)
+            for wait in waits:
+                queue_wait.observe(wait)
+
+        return observe
+
+    def error(self, method: str, status) -> None:
+        self.errors.labels(method, status.name).inc()
+
+    def serve(self, port: int, host: str = "0.0.0.0") -> int:
+        """Starts the /metrics HTTP endpoint; returns the port it listens on."""
+        self._http, _ = start_http_server(port, addr=host, registry=self.registry)
+        return self._http.server_port
+
+    def stop(self) -> None:
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+
+    def text(self) -> str:
+        return generate_latest(self.registry).decode()

@@ -1,0 +1,226 @@
+"""One ``Translate`` stream: read frames, translate them through the model's batcher, answer in order.
+
+The stream keeps at most ``inflight`` frames between "read" and "answered". Entries sit in
+``_order`` in arrival order; the first ``_started`` of them are being translated (decode, batch,
+encode), the rest wait. LOSSLESS stops reading while the stream is full, so gRPC flow control
+pushes back on the client. LIVE keeps reading and drops the oldest waiting frames instead, so
+the frame translated next is always the freshest; the dropped sequence numbers ride on the next
+reply. When the server drains it stops reading, answers every frame it has read, and ends the
+call with UNAVAILABLE so the client can resume elsewhere after the last sequence it got.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+import numpy as np
+
+from protos import translator_pb2 as pb
+from server import images
+from server.errors import ShuttingDownError, StreamConfigError, describe, status_for
+from server.metrics import Metrics
+from server.models import LoadedModel
+
+
+def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:
+    if not config.model:
+        raise StreamConfigError("stream config names no model")
+    if config.encoding not in pb.OutputEncoding.values():
+        raise StreamConfigError(f"unknown output encoding {config.encoding}")
+    if config.mode not in pb.StreamMode.values():
+        raise StreamConfigError(f"unknown stream mode {config.mode}")
+    if config.jpeg_quality > 100:
+        raise StreamConfigError(f"jpeg_quality must be 1..100 (0 = default), got {config.jpeg_quality}")
+    check_output_size(config.output_width, config.output_height, max_pixels)
+
+
+def check_output_size(width: int, height: int, max_pixels: int) -> None:
+    if (width == 0) != (height == 0):
+        raise StreamConfigError(f"set both output_width and output_height or neither "
+                                f"(got {width}x{height})")
+    if width and width * height > max_pixels:
+        raise StreamConfigError(f"output size {width}x{height} exceeds the server's limit of "
+                                f"{max_pixels} pixels")
+
+
+@dataclass
+class StreamCounts:
+    frames_in: int = 0
+    frames_out: int = 0
+    dropped: int = 0
+    errors: int = 0
+    drained: bool = False
+
+
+@dataclass
+class _Entry:
+    frame: pb.Frame
+    task: asyncio.Task | None = None
+
+
+@dataclass
+class _Prepared:
+    pixels: np.ndarray            # engine-sized, transformed
+    size: tuple[int, int]         # (width, height) of the reply image
+
+
+class TranslateStream:
+    def __init__(self, model: LoadedModel, config: pb.StreamConfig, *,
+                 pool: concurrent.futures.Executor, metrics: Metrics, inflight: int,
+                 max_pixels: int, draining: asyncio.Event):
+        self.model = model
+        self.config = config
+        self.live = config.mode == pb.LIVE
+        self.counts = StreamCounts()
+        self._pool = pool
+        self._metrics = metrics
+        self._limit = inflight
+        self._max_pixels = max_pixels
+        self._draining = draining
+        self._order: list[_Entry] = []
+        self._started = 0
+        self._dropped: list[int] = []
+        self._reading = True
+        self._room = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._frames_in = metrics.frames_in.labels(model.name)
+        self._frames_out = metrics.frames_out.labels(model.name)
+
+    async def run(self, requests: AsyncIterator[pb.TranslateRequest]
+                  ) -> AsyncIterator[pb.TranslateResponse]:
+        reader = asyncio.create_task(self._read(requests))
+        try:
+            while True:
+                while not self._order and self._reading:
+                    self._ready.clear()
+                    await self._ready.wait()
+                if not self._order:
+                    break
+                response = await self._order[0].task
+                del self._order[0]
+                self._started -= 1
+                self._pump()
+                self._room.set()
+                if self._dropped:
+                    response.dropped.extend(self._dropped)
+                    self._dropped.clear()
+                yield response
+            await reader  # re-raises a protocol error the reader hit
+            if self.counts.drained:
+                raise ShuttingDownError("server is shutting down; every frame it read has been "
+                                        "answered, resend the rest elsewhere")
+        finally:
+            reader.cancel()
+            for entry in self._order:
+                if entry.task is not None:
+                    entry.task.cancel()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read(self, requests: AsyncIterator[pb.TranslateRequest]) -> None:
+        messages = requests.__aiter__()
+        drain_wait = asyncio.create_task(self._draining.wait())
+        try:
+            while True:
+                if not self.live:
+                    while len(self._order) >= self._limit:
+                        self._room.clear()
+                        await self._room.wait()
+                next_message = asyncio.ensure_future(messages.__anext__())
+                await asyncio.wait({next_message, drain_wait}, return_when=asyncio.FIRST_COMPLETED)
+                if not next_message.done():  # draining: stop reading, answer what we have
+                    next_message.cancel()
+                    self.counts.drained = True
+                    return
+                try:
+                    request = next_message.result()
+                except StopAsyncIteration:
+                    return
+                self._accept(request)
+        finally:
+            drain_wait.cancel()
+            self._reading = False
+            self._ready.set()
+
+    def _accept(self, request: pb.TranslateRequest) -> None:
+        kind = request.WhichOneof("msg")
+        if kind != "frame":
+            raise StreamConfigError("a stream carries one config, then only frames; got "
+                                    + ("a second config" if kind == "config" else "an empty message"))
+        self.counts.frames_in += 1
+        self._frames_in.inc()
+        self._order.append(_Entry(request.frame))
+        self._pump()
+        if self.live:
+            self._drop_stale()
+        self._ready.set()
+
+    def _pump(self) -> None:
+        while self._started < len(self._order) and self._started < self._limit:
+            entry = self._order[self._started]
+            entry.task = asyncio.create_task(self._translate(entry.frame))
+            self._started += 1
+
+    def _drop_stale(self) -> None:
+        # Keep at least one waiting frame (the newest) so the stream always has a next frame.
+        allowed = max(1, self._limit - self._started)
+        while len(self._order) - self._started > allowed:
+            entry = self._order.pop(self._started)
+            self._dropped.append(entry.frame.sequence)
+            self.counts.dropped += 1
+            self._metrics.frames_dropped.labels(self.model.name).inc()
+
+    # -- translating one frame ---------------------------------------------------------------
+
+    async def _translate(self, frame: pb.Frame) -> pb.TranslateResponse:
+        reply = pb.TranslateResponse(sequence=frame.sequence, timestamp_us=frame.timestamp_us)
+        loop = asyncio.get_running_loop()
+        slot = self.model.batcher.reserve()
+        try:
+            prepared = await loop.run_in_executor(self._pool, self._prepare, frame.image)
+        except BaseException as exc:
+            slot.cancel()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return self._error(reply, exc)
+        try:
+            result = await asyncio.wrap_future(slot.submit(prepared.pixels))
+            reply.image.CopyFrom(await loop.run_in_executor(
+                self._pool, self._finish, result.output, prepared.size))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return self._error(reply, exc)
+        reply.queue_ms = result.queue_s * 1000
+        reply.inference_ms = result.inference_s * 1000
+        self.counts.frames_out += 1
+        self._frames_out.inc()
+        return reply
+
+    def _prepare(self, image: pb.Image) -> _Prepared:
+        pixels = images.decode_image(image, self._max_pixels)
+        height, width = pixels.shape[:2]
+        size = (self.config.output_width or width, self.config.output_height or height)
+        pixels = images.resize(pixels, *self.model.input_size)
+        if not self.model.transform.is_identity:
+            pixels = self.model.transform(pixels)
+        return _Prepared(pixels, size)
+
+    def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
+        return images.encode_image(images.resize(output, *size), self.config.encoding,
+                                   self.config.jpeg_quality)
+
+    def _error(self, reply: pb.TranslateResponse, exc: BaseException) -> pb.TranslateResponse:
+        code = status_for(exc)
+        reply.error.code = code.value[0]
+        reply.error.message = f"frame {reply.sequence}: {describe(exc)}"
+        self.counts.errors += 1
+        self._metrics.error("Translate", code)
+        return reply
+
+
+def elapsed_since(start: float) -> float:
+    return time.perf_counter() - start

@@ -1,0 +1,368 @@
+"""One ``TranslateVideo`` job: decode the upload as it arrives, translate every frame through the
+model's batcher, encode, copy the audio through, and write the output container.
+
+Two threads per job. The decoder thread demuxes and decodes the growing upload
+(``server.upload.UploadBuffer``), prepares each frame (RGB, engine size, input transform) and
+submits it to the batcher; audio packets pass through untouched. The encoder thread takes the
+results in decode order, resizes them back, encodes them with the input frame's own timestamp,
+and muxes them with the audio. A bounded queue between the two is the job's backpressure.
+
+The output is written to a temporary file, not streamed while it is encoded: MP4 needs to seek
+back (index, edit lists for the encoder delay and the AAC priming) to keep frame timestamps and
+duration equal to the input's, and a fragmented MP4 cannot carry those. The service streams the
+finished file back in chunks; progress messages flow while the job runs.
+"""
+from __future__ import annotations
+
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import av.logging
+import numpy as np
+
+from protos import translator_pb2 as pb
+from server import images
+from server.errors import VideoInputError, VideoOutputError, describe
+from server.metrics import Metrics
+from server.models import LoadedModel
+from server.translate import check_output_size
+from server.upload import UploadBuffer
+
+DEFAULT_CODEC = "libx264"
+DEFAULT_CONTAINER = "mp4"
+PROGRESS_INTERVAL_S = 0.2
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    codec: str
+    container: str
+    bit_rate: int
+    output_size: tuple[int, int] | None  # None = the input's size
+    side_by_side: bool
+
+
+def plan_video(config: pb.VideoConfig, max_pixels: int) -> VideoPlan:
+    """Checks a VideoConfig before any byte is decoded."""
+    codec = config.codec or DEFAULT_CODEC
+    try:
+        if av.codec.Codec(codec, "w").type != "video":
+            raise VideoOutputError(f"{codec!r} is not a video encoder")
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        raise VideoOutputError(f"unknown video encoder {codec!r} (FFmpeg encoder names, "
+                               f"e.g. libx264, libx265, libvpx-vp9, mpeg4)") from None
+    container = config.container or DEFAULT_CONTAINER
+    try:
+        if not av.format.ContainerFormat(container).is_output:
+            raise ValueError
+    except ValueError:
+        raise VideoOutputError(f"unknown output container {container!r} (FFmpeg muxer names, "
+                               f"e.g. mp4, matroska, webm, mov)") from None
+    check_output_size(config.output_width, config.output_height, max_pixels)
+    size = (config.output_width, config.output_height) if config.output_width else None
+    return VideoPlan(codec, container, config.bit_rate, size, config.side_by_side)
+
+
+@dataclass(frozen=True)
+class _InputInfo:
+    stream: av.video.stream.VideoStream
+    audio: av.audio.stream.AudioStream | None
+    rate: Fraction
+    time_base: Fraction
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class _VideoItem:
+    pts: int
+    future: object              # concurrent.futures.Future[BatchResult]
+    source: np.ndarray | None   # the input frame, kept for side-by-side output
+
+
+class VideoJob:
+    def __init__(self, model: LoadedModel, plan: VideoPlan, upload: UploadBuffer, *,
+                 max_pixels: int, queue_depth: int, tmp_dir: Path | None, metrics: Metrics,
+                 notify: Callable[[pb.VideoProgress | None], None]):
+        self.model = model
+        self.plan = plan
+        self.upload = upload
+        self.error: BaseException | None = None
+        self.info: pb.VideoInfo | None = None
+        self.frames_in = 0
+        self.frames_out = 0
+        self._max_pixels = max_pixels
+        self._notify = notify  # progress messages, then None once the job is over
+        self._metrics = metrics
+        self._items: queue.Queue = queue.Queue(maxsize=queue_depth)
+        self._output_ready = threading.Event()
+        self._cancelled = threading.Event()
+        self._dir = Path(tempfile.mkdtemp(prefix="pix2pix-video-", dir=tmp_dir))
+        self.output_path = self._dir / f"output.{plan.container}"
+        self._frames_total = 0
+        self._last_pts: int | None = None
+        self._pts_step = 1
+        self._threads = [threading.Thread(target=self._decode, daemon=True, name="video-decode"),
+                         threading.Thread(target=self._encode, daemon=True, name="video-encode")]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self.upload.fail(VideoInputError("the call was cancelled"))
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Waits for both threads, then deletes the job's temporary files."""
+        for thread in self._threads:
+            thread.join(timeout)
+        self.upload.release()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- decoder thread ----------------------------------------------------------------------
+
+    def _decode(self) -> None:
+        try:
+            with av.logging.Capture() as logs:
+                self._demux_and_decode(logs)
+        except BaseException as exc:
+            self._put(("error", exc))
+        else:
+            self._put(("end", None))
+
+    def _demux_and_decode(self, logs: list) -> None:
+        try:
+            container = av.open(self.upload, "r")
+        except av.error.FFmpegError as exc:
+            raise VideoInputError(f"cannot read the upload: {_reason(exc, logs)}") from None
+        with container:
+            if not container.streams.video:
+                raise VideoInputError("the upload has no video stream")
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            audio = container.streams.audio[0] if container.streams.audio else None
+            self._frames_total = video.frames
+            rate = video.average_rate or video.guessed_rate or Fraction(25)
+            self._pts_step = max(1, round(1 / (Fraction(rate) * video.time_base)))
+            self._put(("start", _InputInfo(video, audio, Fraction(rate), video.time_base,
+                                           video.codec_context.width, video.codec_context.height)))
+            self._output_ready.wait()  # the encoder copies the audio stream's parameters first
+            try:
+                for packet in container.demux([s for s in (video, audio) if s is not None]):
+                    if self._cancelled.is_set():
+                        return
+                    if packet.stream is audio:
+                        if packet.dts is not None:
+                            self._put(("audio", packet))
+                        continue
+                    for frame in packet.decode():
+                        self._put(("video", self._submit(frame)))
+            except av.error.FFmpegError as exc:
+                raise VideoInputError(f"decoding stopped after frame {self.frames_in}: "
+                                      f"{_reason(exc, logs)}") from None
+            demuxer_errors = [message.strip() for _, name, message in logs
+                              if name == container.format.name]
+            if demuxer_errors or self.frames_in < self._frames_total:
+                detail = "; ".join(demuxer_errors) or "the file ends early"
+                raise VideoInputError(f"the upload is truncated or corrupt: decoded "
+                                      f"{self.frames_in} of {self._frames_total or '?'} frames "
+                                      f"({detail})")
+
+    def _submit(self, frame: av.VideoFrame) -> _VideoItem:
+        slot = self.model.batcher.reserve()
+        try:
+            rgb = frame.to_ndarray(format="rgb24")
+            pixels = images.resize(rgb, *self.model.input_size)
+            if not self.model.transform.is_identity:
+                pixels = self.model.transform(pixels)
+        except BaseException:
+            slot.cancel()
+            raise
+        pts = self._next_pts(frame)
+        self.frames_in += 1
+        self._metrics.frames_in.labels(self.model.name).inc()
+        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
+
+    def _next_pts(self, frame: av.VideoFrame) -> int:
+        # Some AVI streams carry no timestamps: continue at the stream's frame rate.
+        if frame.pts is not None:
+            self._last_pts = frame.pts
+        else:
+            self._last_pts = 0 if self._last_pts is None else self._last_pts + self._pts_step
+        return self._last_pts
+
+    def _put(self, item) -> None:
+        while not self._cancelled.is_set():
+            try:
+                self._items.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    # -- encoder thread ----------------------------------------------------------------------
+
+    def _encode(self) -> None:
+        writer = None
+        try:
+            kind, payload = self._get()
+            if kind == "error":
+                raise payload
+            writer = _Writer(self.output_path, self.plan, payload, self._max_pixels)
+            self._output_ready.set()
+            self._pump(writer)
+        except BaseException as exc:
+            self.error = self.error or exc
+            self._cancelled.set()  # stops the decoder if it is still going
+        finally:
+            self._output_ready.set()
+            if writer is not None:
+                self._finish(writer)
+            self._notify(None)
+
+    def _pump(self, writer: "_Writer") -> None:
+        last_progress = 0.0
+        while True:
+            kind, payload = self._get()
+            if kind == "video":
+                writer.write_frame(payload.future.result(), payload.pts, payload.source)
+                self.frames_out += 1
+                self._metrics.frames_out.labels(self.model.name).inc()
+                if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
+                    last_progress = time.monotonic()
+                    self._notify(self._progress())
+            elif kind == "audio":
+                writer.write_audio(payload)
+            elif kind == "error":
+                self.error = payload
+                return
+            else:
+                return
+
+    def _finish(self, writer: "_Writer") -> None:
+        try:
+            writer.close()
+            if self.frames_out:
+                self.info = writer.describe(self.frames_out)
+        except BaseException as exc:
+            self.error = self.error or VideoOutputError(f"cannot finish the output: {describe(exc)}")
+        self._notify(self._progress())
+
+    def _get(self):
+        while True:
+            try:
+                return self._items.get(timeout=0.1)
+            except queue.Empty:
+                if self._cancelled.is_set():
+                    raise VideoInputError("the call was cancelled") from None
+
+    def _progress(self) -> pb.VideoProgress:
+        return pb.VideoProgress(frames_done=self.frames_out, frames_total=self._frames_total)
+
+
+class _Writer:
+    """The output container: translated video plus the input's audio."""
+
+    def __init__(self, path: Path, plan: VideoPlan, source: _InputInfo, max_pixels: int):
+        width, height = plan.output_size or (source.width, source.height)
+        self.frame_size = (width, height)
+        total_width = width * 2 if plan.side_by_side else width
+        check_output_size(total_width, height, max_pixels)
+        self._container = av.open(str(path), "w", format=plan.container)
+        try:
+            self._video = self._container.add_stream(plan.codec, rate=source.rate)
+            self._video.pix_fmt = _pixel_format(plan.codec)
+            if self._video.pix_fmt in ("yuv420p", "yuvj420p", "nv12"):  # 2x2 chroma: even sizes
+                total_width, height = max(2, total_width // 2 * 2), max(2, height // 2 * 2)
+                width = total_width // 2 if plan.side_by_side else total_width
+            self.frame_size = (width, height)
+            self._video.width, self._video.height = total_width, height
+            self._video.time_base = source.time_base
+            if plan.bit_rate:
+                self._video.bit_rate = plan.bit_rate
+            self._audio = _AudioPassThrough(self._container, source.audio) if source.audio else None
+        except BaseException as exc:
+            self._container.close()
+            raise VideoOutputError(f"cannot set up {plan.codec} in {plan.container}: "
+                                   f"{describe(exc)}") from None
+        self._plan, self._source, self._path = plan, source, path
+
+    def write_frame(self, result, pts: int, source: np.ndarray | None) -> None:
+        pixels = images.resize(result.output, *self.frame_size)
+        if source is not None:
+            pixels = np.concatenate([images.resize(source, *self.frame_size), pixels], axis=1)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self._source.time_base
+        self._container.mux(self._video.encode(frame))
+
+    def write_audio(self, packet: av.Packet) -> None:
+        if self._audio is not None:
+            self._audio.write(packet)
+
+    def close(self) -> None:
+        try:
+            self._container.mux(self._video.encode(None))
+            if self._audio is not None:
+                self._audio.flush()
+        finally:
+            self._container.close()
+
+    def describe(self, frames: int) -> pb.VideoInfo:
+        with av.open(str(self._path), "r") as written:
+            duration = float(written.duration / av.time_base) if written.duration else 0.0
+        return pb.VideoInfo(frames=frames, fps=float(self._source.rate), duration_s=duration,
+                            width=self._video.width, height=self._video.height,
+                            has_audio=self._audio is not None, codec=self._plan.codec)
+
+
+class _AudioPassThrough:
+    """Copies audio packets; transcodes to the container's default audio codec only when the
+    container cannot hold the input's codec (AAC into WebM, say)."""
+
+    def __init__(self, container, source: av.audio.stream.AudioStream):
+        self._source = source
+        try:
+            self._stream = container.add_stream_from_template(source)
+            self._copy = True
+        except ValueError:
+            self._stream = container.add_stream(container.default_audio_codec,
+                                                rate=source.codec_context.sample_rate)
+            self._stream.layout = source.codec_context.layout
+            self._copy = False
+
+    def write(self, packet: av.Packet) -> None:
+        container = self._stream.container
+        if self._copy:
+            packet.stream = self._stream
+            container.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None  # the encoder numbers its own frames
+            container.mux(self._stream.encode(frame))
+
+    def flush(self) -> None:
+        if not self._copy:
+            self._stream.container.mux(self._stream.encode(None))
+
+
+def _pixel_format(codec: str) -> str:
+    formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
+    if not formats or "yuv420p" in formats:
+        return "yuv420p"
+    return formats[0]
+
+
+def _reason(exc: av.error.FFmpegError, logs: list) -> str:
+    """FFmpeg's own words: the error's strerror plus what the demuxer logged."""
+    logged = [message.strip() for level, _, message in logs if level <= av.logging.ERROR]
+    reason = exc.strerror or str(exc)
+    return f"{reason} ({'; '.join(logged)})" if logged else reason
