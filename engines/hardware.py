@@ -41,3 +41,30 @@ def cuda_device_count() -> int:
 
 def tensorrt_gpu_available() -> bool:
     return importlib.util.find_spec("tensorrt") is not None and cuda_device_count() > 0
+
+
+# CUdevice_attribute values from cuda.h (stable across CUDA versions).
+_CC_MAJOR, _CC_MINOR = 75, 76
+
+
+def cuda_device(index: int = 0) -> dict:
+    """{"name", "compute_capability": "9.0"} of CUDA device ``index``, asked of libcuda; raises
+    RuntimeError without a driver or device."""
+    for lib_name in ("libcuda.so.1", "libcuda.so"):
+        try:
+            lib = ctypes.CDLL(lib_name)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError("no CUDA driver (libcuda) on this host")
+    device = ctypes.c_int(0)
+    if lib.cuInit(0) != 0 or lib.cuDeviceGet(ctypes.byref(device), index) != 0:
+        raise RuntimeError(f"CUDA device {index} not available")
+    major, minor = ctypes.c_int(0), ctypes.c_int(0)
+    lib.cuDeviceGetAttribute(ctypes.byref(major), _CC_MAJOR, device)
+    lib.cuDeviceGetAttribute(ctypes.byref(minor), _CC_MINOR, device)
+    name = ctypes.create_string_buffer(256)
+    lib.cuDeviceGetName(name, 256, device)
+    return {"name": name.value.decode(errors="replace"),
+            "compute_capability": f"{major.value}.{minor.value}"}

@@ -11,22 +11,7 @@ from engines.graph import FrameTranslator
 from engines.metadata import read_metadata
 from engines.registry import load_backend
 from engines.synthetic import synthetic_generator
-
-
-def frames(n: int, size: int = 128, seed: int = 0) -> np.ndarray:
-    """Smooth images with noise: closer to real frames than uniform noise, still varied."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:size, 0:size] / size
-    base = np.stack([np.sin(6 * x + i) * 0.5 + 0.5 for i in range(3)], axis=2)
-    out = [(255 * np.clip(base * rng.uniform(0.5, 1.0) + rng.normal(0, 0.1, base.shape), 0, 1))
-           for _ in range(n)]
-    return np.stack(out).astype(np.uint8)
-
-
-def assert_parity(got: np.ndarray, want: np.ndarray) -> None:
-    diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
-    assert diff.max() <= 1, f"max difference {diff.max()} grey levels"
-    assert (diff == 0).mean() >= 0.999, f"only {100 * (diff == 0).mean():.3f}% identical"
+from tests.engines.pixels import assert_parity, frames, psnr
 
 
 def torch_reference(generator, batch: np.ndarray) -> np.ndarray:
@@ -68,8 +53,7 @@ def test_every_backend_matches_onnxruntime(tiny_engine_dir, backend):
     if read_metadata(tiny_engine_dir).precision == "fp32" and backend in ("torch", "openvino-fp32"):
         assert_parity(got, want)
     else:  # reduced precision: the quality bar, not bit-parity
-        mse = np.mean((got.astype(np.float64) - want) ** 2)
-        assert 10 * np.log10(255**2 / max(mse, 1e-12)) >= 40
+        assert psnr(got, want) >= 40
 
 
 def test_torch_backend_rebuilds_the_exported_weights(tiny_engine_dir):

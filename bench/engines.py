@@ -1,0 +1,148 @@
+"""Frames per second of every inference route for one generator, in one run.
+
+    python bench/engines.py                      # unet_256 / ngf 64 at 256x256, batches 1 4 8
+    python bench/engines.py --ngf 16 --batches 1  # the realtime preset
+    python bench/engines.py --routes onnxruntime torch-bf16 --threads 2
+
+Baseline: PyTorch eager fp32, measured in the same run; every row also shows its ratio against
+ONNX Runtime fp32 and its PSNR against the ONNX Runtime fp32 frames (the quality bar is 40 dB).
+Weights are random (fan-in scaled, random BatchNorm statistics), which costs the same as trained.
+Routes whose package is missing are reported as such, not silently dropped.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engines.quality import probe_frames, psnr  # noqa: E402
+
+ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
+          "torch-bf16", "torch-bf16-compile")
+BASELINE, REFERENCE = "torch", "onnxruntime"
+
+
+def quantize_int8(engine_dir: Path, size: int, calibration_batches: int = 4) -> Path:
+    """Static int8 QDQ copy of model.onnx (ONNX Runtime quantizer, per-channel weights,
+    calibrated on bench frames). Bench-only: it lost to bf16 (see docs/engines.md)."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+
+    class Frames(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"frames": probe_frames(2, size, size, seed=100 + i)}
+                                 for i in range(calibration_batches)])
+
+        def get_next(self):
+            return next(self.batches, None)
+
+    out = engine_dir / "model.int8.onnx"
+    quantize_static(str(engine_dir / "model.onnx"), str(out), Frames(),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["Conv", "ConvTranspose"])
+    return out
+
+
+def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
+    from engines.registry import load_backend
+
+    if route == "onnxruntime-int8":
+        from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
+        from engines.metadata import read_metadata
+
+        path = quantize_int8(engine_dir, read_metadata(engine_dir).input_width)
+        return OnnxRuntimeBackend(engine_dir, read_metadata(engine_dir), max_batch=max_batch,
+                                  threads=threads, device="cpu", onnx_file=path.name,
+                                  precision="int8")
+    if route == "torch-bf16-compile":
+        import torch
+
+        backend = load_backend(engine_dir, "torch-bf16", max_batch=max_batch, threads=threads)
+        backend._model = torch.compile(backend._model)  # bench-only experiment
+        return backend
+    return load_backend(engine_dir, route, max_batch=max_batch, threads=threads)
+
+
+def time_route(backend, frames: np.ndarray, batch: int, min_seconds: float) -> float:
+    """Seconds per frame: best of repeated timed loops after a warm-up call."""
+    chunk = np.ascontiguousarray(frames[:batch])
+    backend.infer(chunk)
+    best, spent, runs = float("inf"), 0.0, 0
+    while spent < min_seconds or runs < 3:
+        start = time.perf_counter()
+        backend.infer(chunk)
+        elapsed = time.perf_counter() - start
+        best, spent, runs = min(best, elapsed), spent + elapsed, runs + 1
+    return best / batch
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--netG", default="unet_256", choices=("unet_256", "unet_128"))
+    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--min-seconds", type=float, default=1.5,
+                        help="timed seconds per route and batch (best loop counts)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from engines.errors import EngineError
+    from engines.export import export_generator
+    from engines.synthetic import synthetic_generator
+
+    torch.set_num_threads(args.threads)
+    frames = probe_frames(max(args.batches), args.size, args.size)
+    routes = [BASELINE, REFERENCE] + [r for r in args.routes if r not in (BASELINE, REFERENCE)]
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_dir = export_generator(synthetic_generator(args.netG, args.ngf, seed=0),
+                                      Path(tmp) / "bench", name="bench", input_size=args.size)
+        print(f"{args.netG} ngf {args.ngf} at {args.size}x{args.size}, {args.threads} threads, "
+              f"torch {torch.__version__}")
+        results, outputs = {}, {}
+        for route in routes:
+            try:
+                backend = load_route(route, engine_dir, max(args.batches), args.threads)
+            except (EngineError, ImportError) as exc:
+                print(f"  {route}: unavailable ({exc})")
+                continue
+            outputs[route] = backend.infer(frames)
+            results[route] = {b: time_route(backend, frames, b, args.min_seconds) for b in args.batches}
+            backend.close()
+            print(f"  {route}: done", flush=True)
+    print_table(results, outputs, args.batches)
+    return 0
+
+
+def print_table(results: dict, outputs: dict, batches: list[int]) -> None:
+    base, ref = results.get(BASELINE), results.get(REFERENCE)
+    header = f"{'route':<20}" + "".join(f"{f'b{b} ms/f':>10}{'fps':>7}" for b in batches)
+    header += f"{'x torch':>9}{'x ORT':>7}{'PSNR dB':>9}"
+    print(header)
+    print("-" * len(header))
+    last = batches[-1]
+    for route, per_batch in results.items():
+        row = f"{route:<20}" + "".join(f"{1e3 * per_batch[b]:>10.1f}{1 / per_batch[b]:>7.1f}"
+                                       for b in batches)
+        speed_base = base[last] / per_batch[last] if base else float("nan")
+        speed_ref = ref[last] / per_batch[last] if ref else float("nan")
+        quality = psnr(outputs[route], outputs[REFERENCE]) if REFERENCE in outputs else float("nan")
+        row += f"{speed_base:>9.2f}{speed_ref:>7.2f}{quality:>9.1f}"
+        print(row)
+    print(f"(ratios at batch {last}: how many times faster than PyTorch eager fp32 / ONNX Runtime "
+          "fp32; PSNR against ONNX Runtime fp32 frames, inf = identical)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

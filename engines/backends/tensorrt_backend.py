@@ -1,0 +1,120 @@
+"""TensorRT backend (GPU hosts): runs the plan built for this TensorRT version and GPU.
+
+One execution context, a dedicated CUDA stream, device buffers allocated once for max_batch and
+reused, pinned host staging buffers so the copies are truly asynchronous; inference is
+set_input_shape + set_tensor_address + execute_async_v3. CUDA calls go through cuda-python's
+runtime bindings.
+"""
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import numpy as np
+
+from engines.backend import Backend, BackendInfo
+from engines.errors import BackendUnavailableError, CorruptEngineError, EngineNotFoundError
+from engines.hardware import cuda_device
+from engines.metadata import EngineMetadata
+from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME
+from engines.tensorrt_build import import_tensorrt
+from engines.tensorrt_plan import select_plan
+
+trt = import_tensorrt()
+try:
+    from cuda.bindings import runtime as cudart
+except ImportError:
+    try:
+        from cuda import cudart  # cuda-python < 12.6
+    except ImportError as exc:
+        raise BackendUnavailableError("the tensorrt backend needs cuda-python "
+                                      "(pip install 'pix2pix-stream[tensorrt]')") from exc
+
+
+def _check(result):
+    """cuda-python calls return (error, *values)."""
+    err, *values = result if isinstance(result, tuple) else (result,)
+    if int(err) != 0:
+        raise RuntimeError(f"CUDA error {err}")
+    return values[0] if len(values) == 1 else values
+
+
+class _PinnedBuffer:
+    """Page-locked host memory viewed as a numpy array."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.nbytes = int(np.prod(shape))
+        self.ptr = _check(cudart.cudaMallocHost(self.nbytes))
+        raw = (ctypes.c_uint8 * self.nbytes).from_address(int(self.ptr))
+        self.array = np.frombuffer(raw, dtype=np.uint8).reshape(shape)
+
+    def free(self):
+        if self.ptr is not None:
+            cudart.cudaFreeHost(self.ptr)
+            self.ptr = None
+
+
+class TensorRTBackend(Backend):
+    def __init__(self, engine_dir: str | Path, metadata: EngineMetadata, *, max_batch: int = 8,
+                 precision: str | None = None, threads: int | None = None):
+        super().__init__(metadata)
+        try:
+            gpu = cuda_device(0)
+        except RuntimeError as exc:
+            raise BackendUnavailableError(f"tensorrt backend: {exc}") from exc
+        record = select_plan(engine_dir, metadata, trt.__version__, gpu["compute_capability"],
+                             precision)
+        if max_batch > record["profile"]["max"]:
+            raise BackendUnavailableError(
+                f"max_batch {max_batch} exceeds the plan's profile maximum {record['profile']['max']}; "
+                "rebuild with a larger --max-batch")
+        path = Path(engine_dir) / record["file"]
+        if not path.is_file():
+            raise EngineNotFoundError(f"TensorRT plan not found: {path}")
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
+        if self._engine is None:
+            raise CorruptEngineError(f"TensorRT cannot deserialize {path}")
+        self._context = self._engine.create_execution_context()
+        self._stream = _check(cudart.cudaStreamCreate())
+        frame = (metadata.input_height, metadata.input_width, 3)
+        shape = (max_batch, *frame)
+        self._nbytes_per_frame = int(np.prod(frame))
+        self._device_in = _check(cudart.cudaMalloc(int(np.prod(shape))))
+        self._device_out = _check(cudart.cudaMalloc(int(np.prod(shape))))
+        self._host_in, self._host_out = _PinnedBuffer(shape), _PinnedBuffer(shape)
+        self._context.set_tensor_address(INPUT_NAME, int(self._device_in))
+        self._context.set_tensor_address(OUTPUT_NAME, int(self._device_out))
+        self._info = BackendInfo(
+            name=metadata.name, backend="tensorrt", input_width=metadata.input_width,
+            input_height=metadata.input_height, max_batch=max_batch,
+            precision=record["precision"], device=f"cuda:0 ({gpu['name']})")
+
+    @property
+    def info(self) -> BackendInfo:
+        return self._info
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        n = len(batch)
+        nbytes = n * self._nbytes_per_frame
+        h2d, d2h = (cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
+                    cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
+        self._host_in.array[:n] = batch
+        _check(cudart.cudaMemcpyAsync(self._device_in, self._host_in.ptr, nbytes, h2d, self._stream))
+        self._context.set_input_shape(INPUT_NAME, batch.shape)
+        if not self._context.execute_async_v3(int(self._stream)):
+            raise RuntimeError(f"{self.metadata.name}: TensorRT execution failed")
+        _check(cudart.cudaMemcpyAsync(self._host_out.ptr, self._device_out, nbytes, d2h, self._stream))
+        _check(cudart.cudaStreamSynchronize(self._stream))
+        return self._host_out.array[:n].copy()
+
+    def close(self) -> None:
+        if getattr(self, "_context", None) is None:
+            return
+        self._context = None
+        self._engine = None
+        for buffer in (self._host_in, self._host_out):
+            buffer.free()
+        cudart.cudaFree(self._device_in)
+        cudart.cudaFree(self._device_out)
+        cudart.cudaStreamDestroy(self._stream)

@@ -1,0 +1,108 @@
+"""TensorRT plan bookkeeping that needs no GPU: the batch profile, file names, the engine.json
+record of a plan, picking the plan that fits this host, and the mismatch error that tells the
+user how to rebuild. engines.tensorrt_build (building) and engines.backends.tensorrt_backend
+(running) use it; both need a GPU, this module does not."""
+from __future__ import annotations
+
+import shlex
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engines.errors import EngineVersionMismatchError
+from engines.metadata import EngineMetadata
+
+
+@dataclass(frozen=True)
+class BatchProfile:
+    """The optimisation profile of the batch axis: TensorRT tunes kernels for ``opt`` and
+    accepts any batch in [min, max]."""
+
+    min: int = 1
+    opt: int = 8
+    max: int = 32
+
+    def __post_init__(self):
+        if not 1 <= self.min <= self.opt <= self.max:
+            raise ValueError(f"batch profile needs 1 <= min <= opt <= max, got "
+                             f"{self.min}/{self.opt}/{self.max}")
+
+    def shapes(self, height: int, width: int) -> tuple[tuple[int, ...], ...]:
+        """(min, opt, max) input shapes for set_shape."""
+        return tuple((n, height, width, 3) for n in (self.min, self.opt, self.max))
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def short_version(trt_version: str) -> str:
+    """"10.8.0.43" -> "10.8": plans are only portable within a TensorRT minor release."""
+    parts = trt_version.split(".")
+    return ".".join(parts[:2])
+
+
+def sm_tag(compute_capability: str) -> str:
+    """"9.0" -> "sm90"."""
+    return "sm" + compute_capability.replace(".", "")
+
+
+def plan_file_name(compute_capability: str, trt_version: str, precision: str = "fp16") -> str:
+    return f"model.{precision}.{sm_tag(compute_capability)}.trt{short_version(trt_version)}.plan"
+
+
+def timing_cache_name(compute_capability: str, trt_version: str) -> str:
+    return f"timing.{sm_tag(compute_capability)}.trt{short_version(trt_version)}.cache"
+
+
+def plan_record(*, file: str, trt_version: str, compute_capability: str, gpu: str,
+                precision: str, profile: BatchProfile, onnx_file: str, onnx_sha256: str,
+                timing_cache: str, built: str) -> dict[str, Any]:
+    """One entry of engine.json ``artifacts["tensorrt"]``."""
+    return {"file": file, "trt_version": trt_version, "compute_capability": compute_capability,
+            "gpu": gpu, "precision": precision, "profile": profile.to_dict(),
+            "onnx_file": onnx_file, "onnx_sha256": onnx_sha256, "timing_cache": timing_cache,
+            "built": built}
+
+
+def rebuild_command(engine_dir: str | Path, record: dict[str, Any] | None = None) -> str:
+    """The exact command that builds a plan for this host, keeping the recorded settings."""
+    profile = (record or {}).get("profile", BatchProfile().to_dict())
+    precision = (record or {}).get("precision", "fp16")
+    args = ["pix2pix-export", "--build-tensorrt", str(engine_dir),
+            "--min-batch", str(profile["min"]), "--opt-batch", str(profile["opt"]),
+            "--max-batch", str(profile["max"])]
+    if precision == "fp32":
+        args.append("--fp32")
+    return shlex.join(args)
+
+
+def select_plan(engine_dir: str | Path, meta: EngineMetadata, trt_version: str,
+                compute_capability: str, precision: str | None = None) -> dict[str, Any]:
+    """The recorded plan built with this TensorRT minor version for this compute capability
+    (and ``precision``, when given). Raises EngineVersionMismatchError naming what exists and
+    the command that builds the right one."""
+    plans = meta.artifacts.get("tensorrt", [])
+    for record in plans:
+        if (short_version(record["trt_version"]) == short_version(trt_version)
+                and record["compute_capability"] == compute_capability
+                and (precision is None or record["precision"] == precision)):
+            return record
+    have = "; ".join(f"{r['file']} (TensorRT {r['trt_version']}, sm {r['compute_capability']})"
+                     for r in plans) or "no TensorRT plan"
+    raise EngineVersionMismatchError(
+        f"{meta.name}: this host runs TensorRT {trt_version} on a GPU of compute capability "
+        f"{compute_capability}, but {engine_dir} has {have}. Plans only run on the TensorRT "
+        f"version and GPU they were built for. Rebuild with:\n  "
+        + rebuild_command(engine_dir, plans[-1] if plans else None))
+
+
+def check_plan_header(record: dict[str, Any], trt_version: str, compute_capability: str,
+                      engine_dir: str | Path) -> None:
+    """Re-checks one record against the host (used when a plan file is chosen explicitly)."""
+    if (short_version(record["trt_version"]) != short_version(trt_version)
+            or record["compute_capability"] != compute_capability):
+        raise EngineVersionMismatchError(
+            f"{record['file']} was built with TensorRT {record['trt_version']} for compute "
+            f"capability {record['compute_capability']}; this host has TensorRT {trt_version} "
+            f"and compute capability {compute_capability}. Rebuild with:\n  "
+            + rebuild_command(engine_dir, record))

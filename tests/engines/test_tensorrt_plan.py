@@ -1,0 +1,85 @@
+"""Everything about TensorRT plans that needs no GPU: profile arithmetic, file names, engine.json
+records, choosing the plan for this host, and the mismatch error's rebuild command."""
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from engines.errors import EngineVersionMismatchError
+from engines.metadata import read_metadata
+from engines.tensorrt_plan import (BatchProfile, check_plan_header, plan_file_name, plan_record,
+                                   rebuild_command, select_plan, short_version, timing_cache_name)
+
+
+def test_profile_defaults_and_shapes():
+    profile = BatchProfile()
+    assert (profile.min, profile.opt, profile.max) == (1, 8, 32)
+    assert profile.shapes(256, 128) == ((1, 256, 128, 3), (8, 256, 128, 3), (32, 256, 128, 3))
+
+
+@pytest.mark.parametrize("values", [(0, 1, 1), (2, 1, 4), (1, 8, 4)])
+def test_profile_rejects_disorder(values):
+    with pytest.raises(ValueError, match="min <= opt <= max"):
+        BatchProfile(*values)
+
+
+def test_file_names_carry_gpu_and_tensorrt_version():
+    assert short_version("10.8.0.43") == "10.8"
+    assert plan_file_name("9.0", "10.8.0.43") == "model.fp16.sm90.trt10.8.plan"
+    assert plan_file_name("8.6", "11.1.0", "fp32") == "model.fp32.sm86.trt11.1.plan"
+    assert timing_cache_name("9.0", "10.8.0.43") == "timing.sm90.trt10.8.cache"
+
+
+def record(trt="10.8.0.43", cc="9.0", precision="fp16", profile=BatchProfile(1, 4, 16)):
+    return plan_record(file=plan_file_name(cc, trt, precision), trt_version=trt,
+                       compute_capability=cc, gpu="NVIDIA H100", precision=precision,
+                       profile=profile, onnx_file="model.fp16.onnx", onnx_sha256="ab",
+                       timing_cache=timing_cache_name(cc, trt), built="2026-01-01T00:00:00+00:00")
+
+
+@pytest.fixture
+def meta_with_plans(tiny_engine_dir):
+    meta = read_metadata(tiny_engine_dir)
+    return meta.with_changes(artifacts={"tensorrt": [record(), record(cc="8.6")]})
+
+
+def test_select_plan_for_this_host(meta_with_plans, tiny_engine_dir):
+    chosen = select_plan(tiny_engine_dir, meta_with_plans, "10.8.1.2", "8.6")
+    assert chosen["file"] == "model.fp16.sm86.trt10.8.plan"
+    assert chosen["profile"] == {"min": 1, "opt": 4, "max": 16}
+
+
+def test_mismatch_names_the_plans_and_prints_the_rebuild_command(meta_with_plans, tiny_engine_dir):
+    with pytest.raises(EngineVersionMismatchError) as err:
+        select_plan(tiny_engine_dir, meta_with_plans, "11.0.0", "9.0")
+    message = str(err.value)
+    assert "TensorRT 11.0.0" in message and "model.fp16.sm90.trt10.8.plan" in message
+    command = message.split("Rebuild with:\n")[1].strip()
+    assert shlex.split(command) == ["pix2pix-export", "--build-tensorrt", str(tiny_engine_dir),
+                                    "--min-batch", "1", "--opt-batch", "4", "--max-batch", "16"]
+    # and the command really is one the CLI accepts
+    from engines.cli import build_parser
+
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert args.build_tensorrt == tiny_engine_dir and args.max_batch == 16
+
+
+def test_engine_without_plans(tiny_engine_dir):
+    meta = read_metadata(tiny_engine_dir)
+    with pytest.raises(EngineVersionMismatchError, match="(?s)no TensorRT plan.*--build-tensorrt"):
+        select_plan(tiny_engine_dir, meta, "10.8.0", "9.0")
+
+
+def test_explicit_plan_check(tiny_engine_dir):
+    check_plan_header(record(), "10.8.3", "9.0", tiny_engine_dir)
+    with pytest.raises(EngineVersionMismatchError, match="compute capability 8.9"):
+        check_plan_header(record(), "10.8.3", "8.9", tiny_engine_dir)
+    assert "--fp32" in rebuild_command(tiny_engine_dir, record(precision="fp32"))
+
+
+def test_auto_skips_tensorrt_on_a_cpu_host(tiny_engine_dir):
+    from engines.registry import load_backend
+
+    backend = load_backend(tiny_engine_dir, "auto")
+    assert backend.info.backend != "tensorrt"
