@@ -12,7 +12,7 @@ from client import frames as fr
 from client import remote_video as rv
 from client.channel import call_metadata, open_aio_channel, unreachable
 from client.config import ClientConfig, as_config
-from client.errors import ServerError, from_rpc_error
+from client.errors import ClientError, ModelNotFoundError, ServerError, from_rpc_error
 from client.frames import ModelInfo, TranslatedFrame
 from client.local_video import LocalVideoJob, Progress, VideoResult
 from protos import translator_pb2 as pb
@@ -103,10 +103,29 @@ class AsyncTranslatorClient:
                 yield checker.check(reply)
         except grpc.RpcError as exc:
             feed.raise_error()
-            raise from_rpc_error(exc, self.target, "Translate") from None
+            raise await self._diagnose(exc, model, "Translate") from None
         finally:
             call.cancel()
         feed.raise_error()
+
+    async def _diagnose(self, exc: grpc.RpcError, model: str, what: str) -> Exception:
+        """The typed error for a failed stream. grpc.aio (1.85) can hide the status a server
+        ended a stream with behind INTERNAL "Internal error from Core" when a request write
+        raced with the end (grpc/grpc#36066); the common causes of such early ends (wrong
+        token, unknown model) are then found with one ListModels call."""
+        error = from_rpc_error(exc, self.target, what)
+        if exc.code() != grpc.StatusCode.INTERNAL or "Internal error from Core" not in str(
+                exc.details()):
+            return error
+        try:
+            names = [m.name for m in await self.list_models()]
+        except ClientError as probe_error:
+            return probe_error
+        if model not in names:
+            return ModelNotFoundError(f"{what} failed: no model named {model!r}; loaded: "
+                                      f"{', '.join(names) or 'none'}", target=self.target,
+                                      code=grpc.StatusCode.NOT_FOUND)
+        return error
 
     async def translate_frames(self, frames: Frames, *, model: str, mode: str = "lossless",
                                encoding: str = "raw", size: tuple[int, int] | None = None,
@@ -164,7 +183,7 @@ class AsyncTranslatorClient:
                     writer.handle(reply)
             except grpc.RpcError as exc:
                 feed.raise_error()
-                raise from_rpc_error(exc, self.target, f"TranslateVideo of {src}") from None
+                raise await self._diagnose(exc, model, f"TranslateVideo of {src}") from None
             finally:
                 call.cancel()
         feed.raise_error()

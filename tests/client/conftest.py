@@ -1,0 +1,95 @@
+"""Client tests run against real servers (server.app.start_server on a free loopback port)
+serving the real tiny ONNX engines from tests/conftest.py."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.media import make_clip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(engines_root: Path, **options):
+    from server.app import start_server
+    from server.config import ServerConfig
+
+    options = {"address": "127.0.0.1:0", "metrics_port": 0, "grace_s": 0.5, **options}
+    return start_server(ServerConfig(engines_dir=engines_root, **options))
+
+
+@contextlib.contextmanager
+def serving(engines_root: Path, **options):
+    running = start(engines_root, **options)
+    try:
+        yield running
+    finally:
+        running.stop(0)
+
+
+@pytest.fixture(scope="session")
+def server(tiny_engines_root):
+    with serving(tiny_engines_root) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def address(server) -> str:
+    return f"127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="session")
+def second_server(tiny_engines_root):
+    with serving(tiny_engines_root) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def token_server(tiny_engines_root):
+    """A server that wants ``authorization: Bearer s3cret``."""
+    with serving(tiny_engines_root, token="s3cret") as running:
+        yield running
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    """12 frames of 64x48 at 10 fps with an AAC tone."""
+    return make_clip(tmp_path / "clip.mp4", frames=12, width=64, height=48, fps=10)
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1 and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def metric(running_server, name: str, labels: str = "") -> float:
+    """One sample of a server's Prometheus endpoint, read over HTTP as a scraper would."""
+    url = f"http://127.0.0.1:{running_server.metrics_port}/metrics"
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    prefix = f"{name}{{{labels}}}" if labels else name
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(prefix + " ") or (not labels and line.startswith(name + "{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def cli_process(*args: str, **popen) -> subprocess.Popen:
+    """pix2pix-client in its own process (for signals and clean sys.modules)."""
+    return subprocess.Popen([sys.executable, "-m", "client.cli", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)

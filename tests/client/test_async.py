@@ -1,0 +1,90 @@
+"""AsyncTranslatorClient: the same calls over grpc.aio, against the real server."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from client import AsyncTranslatorClient, AuthError, ModelNotFoundError, ServerUnavailableError
+from tests.media import drawn_frame, probe
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_frames_images_models_health(address):
+    async def main():
+        async with AsyncTranslatorClient(address) as client:
+            async def frames():
+                for i in range(5):
+                    await asyncio.sleep(0)
+                    yield drawn_frame(i)
+
+            outs = [o async for o in client.translate_frames(frames(), model="tiny")]
+            replies = [r async for r in client.stream([drawn_frame(0)] * 3, model="tiny")]
+            image = await client.translate_image(drawn_frame(1), model="tiny", size=(32, 32))
+            names = [m.name for m in await client.list_models()]
+            return outs, replies, image, names, await client.health("tiny")
+
+    outs, replies, image, names, health = run(main())
+    assert [o.shape for o in outs] == [(48, 64, 3)] * 5
+    assert [r.sequence for r in replies] == [0, 1, 2]
+    assert image.shape == (32, 32, 3)
+    assert "tiny" in names and health == "SERVING"
+
+
+def test_concurrent_streams_on_one_channel(address):
+    async def one(client, n):
+        return [o async for o in client.translate_frames([drawn_frame(i) for i in range(n)],
+                                                         model="tiny")]
+
+    async def main():
+        async with AsyncTranslatorClient(address) as client:
+            return await asyncio.gather(*(one(client, n) for n in (3, 4, 5)))
+
+    assert [len(r) for r in run(main())] == [3, 4, 5]
+
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_translate_video(address, clip, tmp_path, server_decode):
+    async def main():
+        async with AsyncTranslatorClient(address) as client:
+            return await client.translate_video(clip, tmp_path / "out.mp4", model="tiny",
+                                                side_by_side=True, server_decode=server_decode)
+
+    result = run(main())
+    out = probe(tmp_path / "out.mp4")
+    assert out["frames"] == result.frames == 12 and out["has_audio"]
+    assert (out["width"], out["height"]) == (128, 48)
+
+
+def test_typed_errors(address):
+    async def unknown_model():
+        async with AsyncTranslatorClient(address) as client:
+            await client.translate_image(drawn_frame(0), model="nope")
+
+    with pytest.raises(ModelNotFoundError, match="nope"):
+        run(unknown_model())
+
+    async def unreachable():
+        async with AsyncTranslatorClient("127.0.0.1:1", connect_timeout_s=0.3) as client:
+            await client.list_models()
+
+    with pytest.raises(ServerUnavailableError, match="127.0.0.1:1"):
+        run(unreachable())
+
+
+def test_stream_errors_keep_their_status(address, token_server):
+    """Streams the server ends at once (unknown model, wrong token) report NOT_FOUND and
+    UNAUTHENTICATED every time, despite grpc.aio's write race (grpc/grpc#36066)."""
+    async def translate(target, model, token=None):
+        async with AsyncTranslatorClient(target, token=token) as client:
+            await client.translate_image(drawn_frame(0), model=model)
+
+    for _ in range(4):
+        with pytest.raises(ModelNotFoundError):
+            run(translate(address, "nope"))
+        with pytest.raises(AuthError):
+            run(translate(f"127.0.0.1:{token_server.port}", "tiny", token="wrong"))
+    run(translate(f"127.0.0.1:{token_server.port}", "tiny", token="s3cret"))

@@ -1,0 +1,93 @@
+"""pix2pix-client as a separate process: Ctrl-C leaves a closed, playable output and exits 130;
+importing the client pulls in neither torch nor onnxruntime."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from client import exit_codes
+from tests.client.conftest import ROOT, cli_process
+from tests.media import make_clip, probe
+
+
+def test_client_imports_neither_torch_nor_onnxruntime():
+    code = ("import sys, client, client.cli, client.commands, client.webcam; "
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'onnxruntime', 'onnx', 'openvino', 'tensorrt', 'engines', 'pix2pix', "
+            "'server')); print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+
+
+class Watcher:
+    """Collects a pipe's text in a thread, so the test can wait for a pattern in it."""
+
+    def __init__(self, pipe):
+        self.text = ""
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe) -> None:
+        for chunk in iter(lambda: pipe.read(1), ""):
+            self.text += chunk
+
+    def wait_for(self, pattern: str, timeout_s: float = 60) -> re.Match:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.text)
+            if match:
+                return match
+            time.sleep(0.02)
+        raise AssertionError(f"{pattern!r} did not appear; got: {self.text[-500:]!r}")
+
+    def join(self) -> None:
+        self._thread.join(10)
+
+
+def interrupt(process: subprocess.Popen, after: Watcher, pattern: str) -> int:
+    after.wait_for(pattern)
+    process.send_signal(signal.SIGINT)
+    return process.wait(timeout=60)
+
+
+def test_ctrl_c_during_video_keeps_a_playable_partial_output(address, tmp_path):
+    src = make_clip(tmp_path / "long.mp4", frames=900, fps=30)
+    out = tmp_path / "partial.mp4"
+    process = cli_process("video", str(src), str(out), "--model", "tiny", "--server", address)
+    stderr = Watcher(process.stderr)
+    code = interrupt(process, stderr, r"\b([2-9]\d|\d{3})/900\b")  # at least 20 frames done
+    stderr.join()
+    assert code == exit_codes.INTERRUPTED == 130, stderr.text[-2000:]
+    assert "interrupted" in stderr.text
+    partial = probe(out)  # opens and decodes: the trailer was written
+    assert 0 < partial["frames"] < 900
+    assert partial["fps"] == pytest.approx(30, rel=1e-3)
+
+
+def test_ctrl_c_during_webcam_keeps_a_playable_recording(address, tmp_path):
+    device = make_clip(tmp_path / "camera.mp4", frames=200, fps=20, audio=False)
+    record = tmp_path / "shown.mkv"
+    process = cli_process("webcam", "--device", str(device), "--model", "tiny", "--record",
+                          str(record), "--server", address)
+    stdout = Watcher(process.stdout)
+    code = interrupt(process, stdout, r"fps +\d")  # the first once-a-second report
+    stdout.join()
+    assert code == exit_codes.INTERRUPTED, process.stderr.read()[-2000:]
+    shown = probe(record)
+    assert 10 <= shown["frames"] < 200 and shown["width"] == 128
+
+
+def test_console_script_is_installed():
+    script = os.path.join(os.path.dirname(sys.executable), "pix2pix-client")
+    if not os.path.exists(script):
+        pytest.skip("the project is not pip-installed in this environment")
+    result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "exit codes" in result.stdout

@@ -1,0 +1,96 @@
+"""Video files through a real server, read back with PyAV: frame count, rate, duration, size,
+audio. Locally decoded (the default) and with --server-decode."""
+from __future__ import annotations
+
+import pytest
+
+from client import InputFileError, OutputFileError, TranslatorClient
+from tests.media import make_clip, probe
+
+
+@pytest.fixture(scope="module")
+def client(address):
+    with TranslatorClient(address) as c:
+        yield c
+
+
+def assert_same_timing(out: dict, src: dict) -> None:
+    assert out["frames"] == src["frames"]
+    assert out["fps"] == pytest.approx(src["fps"], rel=1e-3)
+    assert out["duration"] == pytest.approx(src["duration"], abs=0.05)
+    assert out["has_audio"] == src["has_audio"]
+
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_synthetic_clip_round_trip(client, clip, tmp_path, server_decode):
+    calls = []
+    result = client.translate_video(clip, tmp_path / "out.mp4", model="tiny",
+                                    server_decode=server_decode,
+                                    progress=lambda done, total: calls.append((done, total)))
+    out, src = probe(tmp_path / "out.mp4"), probe(clip)
+    assert_same_timing(out, src)
+    assert (out["width"], out["height"]) == (src["width"], src["height"])
+    assert result.frames == src["frames"] and result.has_audio
+    assert calls and calls[-1][0] == src["frames"]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_real_clip_round_trip(client, shared_data, tmp_path, server_decode):
+    src_path = shared_data / "video" / "realshort_240p.mp4"
+    client.translate_video(src_path, tmp_path / "out.mp4", model="tiny",
+                           server_decode=server_decode)
+    out, src = probe(tmp_path / "out.mp4"), probe(src_path)
+    assert src["frames"] == 36 and src["has_audio"]
+    assert_same_timing(out, src)
+    assert (out["width"], out["height"]) == (320, 240)
+
+
+def test_pts_are_kept_frame_by_frame(client, clip, tmp_path):
+    import av
+
+    def times(path):
+        with av.open(str(path)) as c:
+            return [round(float(f.pts * f.time_base), 3) for f in c.decode(video=0)]
+
+    client.translate_video(clip, tmp_path / "out.mp4", model="tiny")
+    assert times(tmp_path / "out.mp4") == times(clip)
+    # Matroska cannot start below zero, so the AAC priming delay shifts every stream alike.
+    client.translate_video(clip, tmp_path / "out.mkv", model="tiny")
+    shifted = times(tmp_path / "out.mkv")
+    assert [round(t - shifted[0], 3) for t in shifted] == times(clip)
+
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_side_by_side_and_size(client, clip, tmp_path, server_decode):
+    client.translate_video(clip, tmp_path / "sbs.mp4", model="tiny", side_by_side=True,
+                           server_decode=server_decode)
+    sbs = probe(tmp_path / "sbs.mp4")
+    assert (sbs["width"], sbs["height"]) == (128, 48) and sbs["frames"] == 12
+    client.translate_video(clip, tmp_path / "big.mp4", model="tiny", size=(96, 64),
+                           side_by_side=True, server_decode=server_decode)
+    big = probe(tmp_path / "big.mp4")
+    assert (big["width"], big["height"]) == (192, 64) and big["frames"] == 12
+
+
+def test_without_audio_and_other_containers(client, tmp_path):
+    silent = make_clip(tmp_path / "silent.mkv", frames=8, audio=False)
+    client.translate_video(silent, tmp_path / "out.mkv", model="tiny")
+    out = probe(tmp_path / "out.mkv")
+    assert out["frames"] == 8 and not out["has_audio"]
+    client.translate_video(make_clip(tmp_path / "a.mp4", frames=8), tmp_path / "na.mp4",
+                           model="tiny", audio=False)
+    assert not probe(tmp_path / "na.mp4")["has_audio"]
+
+
+def test_bad_input_and_output_files(client, clip, tmp_path):
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(InputFileError, match="junk.mp4"):
+        client.translate_video(junk, tmp_path / "o.mp4", model="tiny")
+    with pytest.raises(InputFileError, match="missing.mp4"):
+        client.translate_video(tmp_path / "missing.mp4", tmp_path / "o.mp4", model="tiny")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(OutputFileError, match="file"):
+        client.translate_video(clip, blocker / "o.mp4", model="tiny")
