@@ -154,7 +154,7 @@ class AsyncTranslatorClient:
         if server_decode:
             return await self._translate_video_on_server(src, dst, model=model, size=size,
                                                          side_by_side=side_by_side,
-                                                         progress=progress)
+                                                         progress=progress, codec=codec)
         await self.wait_until_ready()
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                             audio=audio, progress=progress)
@@ -170,8 +170,8 @@ class AsyncTranslatorClient:
         return job.result()
 
     async def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                         progress) -> VideoResult:
-        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side)
+                                         progress, codec) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         await self.wait_until_ready()
         with rv.open_input(src) as source, rv.open_output(dst) as out:
             feed = _AsyncFeed.of(rv.video_requests(config, source))

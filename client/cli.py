@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, metavar="WxH", help="output size (default: the input's)")
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
     p.add_argument("--codec", default="libx264", help="output video encoder (default libx264)")
-    p.add_argument("--no-audio", action="store_true", help="do not copy the audio")
+    p.add_argument("--no-audio", action="store_true",
+                   help="do not copy the audio (local decoding only)")
 
     p = add("webcam", "live translation of a camera, a file or a stream URL")
     p.add_argument("--device", default="0",
@@ -107,7 +108,10 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "video" and args.server_decode and args.no_audio:
+        parser.error("--no-audio works with local decoding only; the server copies the audio")
     from client import commands
     from client.sync_client import TranslatorClient
 

@@ -53,7 +53,7 @@ def webcam(client: TranslatorClient, args) -> int:
                         duration_s=args.duration, input_encoding="jpeg" if args.jpeg else "raw",
                         realtime=not args.no_realtime)
     run_live(client, config, report=lambda line: print(line, flush=True))
-    if args.record is not None:
+    if args.record is not None and args.record.exists():
         print(f"recorded {args.record}")
     return exit_codes.OK
 

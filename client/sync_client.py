@@ -142,7 +142,8 @@ class TranslatorClient:
         ``progress(done, total)`` is called as frames complete (total 0 when unknown)."""
         if server_decode:
             return self._translate_video_on_server(src, dst, model=model, size=size,
-                                                   side_by_side=side_by_side, progress=progress)
+                                                   side_by_side=side_by_side, progress=progress,
+                                                   codec=codec)
         self.wait_until_ready()  # before the output file is created
         with LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                            audio=audio, progress=progress) as job:
@@ -151,8 +152,8 @@ class TranslatorClient:
         return job.result()
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                   progress) -> VideoResult:
-        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side)
+                                   progress, codec) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         self.wait_until_ready()
         with rv.open_input(src) as source, rv.open_output(dst) as out:
             feed = RequestFeed(rv.video_requests(config, source))
