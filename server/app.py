@@ -26,6 +26,7 @@ from server.errors import StartupError
 from server.metrics import Metrics
 from server.models import ModelSet
 from server.service import TranslatorService
+from server.video import enable_ffmpeg_error_logs
 
 log = logging.getLogger("pix2pix.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Translator"].full_name
@@ -103,6 +104,7 @@ class _Runtime:
 
     async def start(self) -> None:
         config = self.config
+        enable_ffmpeg_error_logs()
         self.models = await self.loop.run_in_executor(None, lambda: ModelSet.load(
             Path(config.engines_dir), backend=config.backend, max_batch=config.max_batch,
             max_delay_s=config.max_delay_ms / 1000, observer_for=self.metrics.batch_observer,

@@ -77,6 +77,9 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                      pb.OutputEncoding.Name(config.encoding or pb.RAW))
             async for response in stream.run(request_iterator):
                 yield response
+        except (asyncio.CancelledError, GeneratorExit):
+            call.status = "CANCELLED"
+            raise
         except Exception as exc:
             await self._fail(call, context, exc)
         finally:
@@ -93,6 +96,9 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                      call.id, call.peer, model.name, plan.codec, plan.container)
             async for response in self._run_video(call, model, plan, request_iterator):
                 yield response
+        except (asyncio.CancelledError, GeneratorExit):
+            call.status = "CANCELLED"
+            raise
         except Exception as exc:
             await self._fail(call, context, exc)
         finally:

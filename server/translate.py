@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import numpy as np
@@ -220,7 +219,3 @@ class TranslateStream:
         self.counts.errors += 1
         self._metrics.error("Translate", code)
         return reply
-
-
-def elapsed_since(start: float) -> float:
-    return time.perf_counter() - start

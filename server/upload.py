@@ -3,8 +3,9 @@
 The event loop appends each received chunk; a decoder thread reads through PyAV's file-object
 interface and blocks until the bytes it asks for have arrived. Seeking is real, so containers
 whose index sits at the end (MP4 without "faststart": moov after mdat) work too: the demuxer's
-seek to the end simply waits for the rest of the upload, while MKV, WebM, fragmented or
-faststart MP4 start decoding with the first chunks. Bytes are spooled to an unlinked temporary
+forward seek simply waits for the rest of the upload, while MKV, WebM, fragmented or faststart
+MP4 start decoding with the first chunks. The file's size is reported unknown until the upload
+ends (a size query must not wait for it). Bytes are spooled to an unlinked temporary
 file, not kept in memory, so a long upload costs disk, not RAM.
 """
 from __future__ import annotations
@@ -75,7 +76,10 @@ class UploadBuffer:
             elif whence == os.SEEK_CUR:
                 target = self._pos + offset
             elif whence == os.SEEK_END:
-                self._wait(lambda: self._finished)
+                if not self._finished:
+                    # FFmpeg asks for the size this way (avio_size); "unknown" keeps Matroska
+                    # and friends decoding now instead of waiting for the whole upload.
+                    return -1
                 target = self._size + offset
             else:
                 raise ValueError(f"unsupported whence {whence}")

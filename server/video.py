@@ -41,6 +41,17 @@ DEFAULT_CONTAINER = "mp4"
 PROGRESS_INTERVAL_S = 0.2
 
 
+def enable_ffmpeg_error_logs() -> None:
+    """Routes FFmpeg's error messages to Python (PyAV drops them by default), so that a failed
+    upload's status can carry FFmpeg's own reason ("moov atom not found", "File ended
+    prematurely"). Each decoder thread captures its own messages with av.logging.Capture."""
+    if av.logging.get_level() is None:
+        av.logging.set_level(av.logging.ERROR)
+    # PyAV swallows a message equal to the previous one, whichever job logged it; each job must
+    # see its own.
+    av.logging.set_skip_repeated(False)
+
+
 @dataclass(frozen=True)
 class VideoPlan:
     codec: str
@@ -334,8 +345,9 @@ class _AudioPassThrough:
             self._stream = container.add_stream_from_template(source)
             self._copy = True
         except ValueError:
-            self._stream = container.add_stream(container.default_audio_codec,
-                                                rate=source.codec_context.sample_rate)
+            codec = container.default_audio_codec
+            rate = _supported_rate(codec, source.codec_context.sample_rate)
+            self._stream = container.add_stream(codec, rate=rate)  # PyAV resamples to it
             self._stream.layout = source.codec_context.layout
             self._copy = False
 
@@ -352,6 +364,13 @@ class _AudioPassThrough:
     def flush(self) -> None:
         if not self._copy:
             self._stream.container.mux(self._stream.encode(None))
+
+
+def _supported_rate(codec: str, rate: int) -> int:
+    rates = av.codec.Codec(codec, "w").audio_rates  # None: any rate (Opus takes only a few)
+    if not rates or rate in rates:
+        return rate
+    return min(rates, key=lambda r: (r < rate, abs(r - rate)))
 
 
 def _pixel_format(codec: str) -> str:

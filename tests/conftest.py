@@ -56,3 +56,20 @@ def tiny_engine_dir(tiny_engines_root) -> Path:
     """One real engine directory (``tiny`` of tiny_engines_root): load it with
     engines.registry.load_backend(tiny_engine_dir, "onnxruntime")."""
     return tiny_engines_root / "tiny"
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost / 127.0.0.1 and its key (openssl command line)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key

@@ -53,6 +53,14 @@ def raw_requests(n: int, width: int = 128, height: int = 128, offset: int = 0, *
         yield frame(i, raw_image(pixels))
 
 
+def held_open_requests(n: int, release, **cfg):
+    """A config and n frames, then the stream stays open until ``release`` (an Event) is set."""
+    yield config(**cfg)
+    for i, pixels in enumerate(drawn_frames(n)):
+        yield frame(i, raw_image(pixels))
+    release.wait(30)
+
+
 def decode_reply(reply: pb.TranslateResponse) -> np.ndarray:
     """A reply's image as uint8 RGB [H, W, 3]."""
     image = reply.image

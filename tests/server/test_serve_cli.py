@@ -1,0 +1,97 @@
+"""ServerConfig checks and the pix2pix-serve command line, run as a real subprocess."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+from server.cli import build_parser, config_from_args
+from server.config import ServerConfig
+from server.errors import ConfigError
+from tests.server.helpers import channel_stub, held_open_requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"max_batch": 0}, "max_batch"),
+    ({"address": "no-port"}, "host:port"),
+    ({"tls_cert": Path("c.pem")}, "both a certificate and a key"),
+    ({"token": " "}, "token"),
+    ({"metrics_port": 70000}, "metrics_port"),
+    ({"inflight_per_stream": 0}, "inflight_per_stream"),
+])
+def test_config_refuses_settings_that_cannot_work(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        ServerConfig(engines_dir=Path("e"), **changes)
+
+
+def test_cli_flags_build_the_config(monkeypatch):
+    monkeypatch.setenv("PIX2PIX_TOKEN", "from-env")
+    args = build_parser().parse_args(["--engines", "e", "--port", "0", "--backend", "onnxruntime",
+                                      "--max-batch", "4", "--max-delay-ms", "2.5",
+                                      "--metrics-port", "9100", "--inflight", "6"])
+    cfg = config_from_args(args)
+    assert (cfg.address, cfg.backend, cfg.max_batch, cfg.max_delay_ms) == \
+        ("[::]:0", "onnxruntime", 4, 2.5)
+    assert (cfg.metrics_port, cfg.inflight_per_stream, cfg.token) == (9100, 6, "from-env")
+
+
+def serve(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_help_explains_the_flags():
+    out = subprocess.run([sys.executable, "-m", "server.cli", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    for flag in ("--engines", "--port", "--backend", "--max-batch", "--max-delay-ms",
+                 "--metrics-port", "--tls-cert", "--token", "--grace-s"):
+        assert flag in out
+
+
+def test_a_missing_engines_folder_exits_2_with_a_message(tmp_path):
+    process = serve("--engines", str(tmp_path / "nowhere"), "--port", "0")
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "nowhere" in err
+
+
+def test_sigterm_drains_open_streams_and_exits_0(tiny_engines_root):
+    process = serve("--engines", str(tiny_engines_root), "--port", "0", "--host", "127.0.0.1",
+                    "--backend", "onnxruntime", "--inference-threads", "1", "--grace-s", "10")
+    try:
+        port = _wait_for_port(process)
+        channel, stub = channel_stub(port)
+        release = threading.Event()
+        call = stub.Translate(held_open_requests(4, release))
+        got = [next(call).sequence for _ in range(4)]
+        process.send_signal(signal.SIGTERM)
+        with pytest.raises(grpc.RpcError) as info:
+            list(call)
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert got == [0, 1, 2, 3]
+        release.set()
+        channel.close()
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert re.search(r"Translate #1 opened: .*model=tiny mode=LOSSLESS", err)
+    assert re.search(r"Translate #1 closed: status=UNAVAILABLE .*frames_in=4 frames_out=4", err)
+    assert "draining" in err
+
+
+def _wait_for_port(process: subprocess.Popen) -> int:
+    for line in process.stderr:
+        match = re.search(r"listening on port (\d+)", line)
+        if match:
+            return int(match.group(1))
+    raise AssertionError(f"pix2pix-serve exited with {process.wait()} before listening")
