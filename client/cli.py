@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jpeg", action="store_true",
                    help="send JPEG instead of raw frames (less bandwidth to a remote server)")
     p.add_argument("--no-realtime", action="store_true",
-                   help="read a file as fast as possible instead of at its frame rate")
+                   help="translate every frame of a file (lossless mode), as fast as the "
+                        "server goes (default: play it at its frame rate, like a camera)")
 
     p = add("images", "translate every image in a folder")
     p.add_argument("input", type=Path, help="folder of images (png, jpg, bmp, webp, tif)")

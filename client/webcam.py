@@ -29,12 +29,14 @@ class LiveConfig:
     max_frames: int = 0                  # stop after this many translated frames; 0 = no limit
     duration_s: float = 0.0              # stop after this many seconds; 0 = no limit
     input_encoding: str = "raw"          # "jpeg" saves bandwidth to a remote server
-    realtime: bool = True                # play files at their frame rate, as a camera would
+    realtime: bool = True                # play files at their frame rate, as a camera would;
+                                         # False: every frame (lossless), as fast as the server goes
 
 
 class Capture:
     """Reads frames in a thread and keeps only the newest one, so a slow consumer always gets
-    the freshest picture instead of a backlog."""
+    the freshest picture instead of a backlog. A file is played at its frame rate, like a
+    camera; with ``realtime=False`` it is read one frame per request instead, skipping none."""
 
     def __init__(self, device: str, realtime: bool = True):
         import cv2
@@ -46,7 +48,10 @@ class Capture:
             raise InputFileError(f"cannot open capture device or stream {device!r}")
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else 30.0
-        self._pace = realtime and Path(device).is_file()  # cameras pace themselves
+        is_file = Path(device).is_file()
+        self._pace = realtime and is_file  # cameras pace themselves
+        self._lockstep = not realtime and is_file
+        self._taken = 0  # the newest frame number handed out
         self._cond = threading.Condition()
         self._latest: np.ndarray | None = None
         self._count = 0  # frames captured so far; identifies the newest one
@@ -60,6 +65,10 @@ class Capture:
 
         start = time.monotonic()
         while not self._stop.is_set():
+            if self._lockstep:
+                with self._cond:
+                    while self._taken < self._count and not self._stop.is_set():
+                        self._cond.wait(0.1)
             ok, bgr = self._cap.read()
             if not ok:
                 break
@@ -82,6 +91,8 @@ class Capture:
                 self._cond.wait(0.1)
             if self._count <= seen or self._stop.is_set():
                 return None
+            self._taken = self._count
+            self._cond.notify_all()
             return self._count, self._latest
 
     def close(self) -> None:
@@ -164,7 +175,9 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
     stats = LiveStats(report)
     recorder = None
     try:
-        replies = client.stream(_newest_frames(capture, sent), model=config.model, mode="live",
+        # A file read without pacing is translated frame by frame: nothing is stale there.
+        mode = "live" if config.realtime else "lossless"
+        replies = client.stream(_newest_frames(capture, sent), model=config.model, mode=mode,
                                 size=config.size, input_encoding=config.input_encoding)
         started = time.monotonic()
         for reply in replies:

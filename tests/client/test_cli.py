@@ -81,8 +81,12 @@ def test_webcam_with_a_file_as_device_and_record(cli, tmp_path):
     assert (shown["width"], shown["height"]) == (128, 48)  # input | output
     assert shown["duration"] == pytest.approx(1.5, abs=0.5)  # recorded at the speed shown
     code, out, _ = cli("webcam", "--device", str(device), "--model", "tiny", "--max-frames", "3",
-                       "--no-realtime", "--jpeg", "--size", "32x32")
+                       "--jpeg", "--size", "32x32")
     assert code == 0 and "done: 3 frames translated" in out
+    code, out, _ = cli("webcam", "--device", str(device), "--model", "tiny", "--no-realtime",
+                       "--record", str(tmp_path / "all.mkv"))
+    assert code == 0 and "done: 30 frames translated, 0 dropped" in out  # none skipped
+    assert probe(tmp_path / "all.mkv")["frames"] == 30
 
 
 def test_models_and_health(cli):
