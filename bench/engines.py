@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engines.quality import probe_frames, psnr  # noqa: E402
 
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
-          "torch-bf16", "torch-bf16-compile")
+          "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile")
 BASELINE, REFERENCE = "torch", "onnxruntime"
 
 
@@ -61,6 +61,9 @@ def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
         return OnnxRuntimeBackend(engine_dir, read_metadata(engine_dir), max_batch=max_batch,
                                   threads=threads, device="cpu", onnx_file=path.name,
                                   precision="int8")
+    if route == "torch-bf16-autocast":
+        return load_backend(engine_dir, "torch-bf16", max_batch=max_batch, threads=threads,
+                            autocast=True)
     if route == "torch-bf16-compile":
         import torch
 
@@ -70,17 +73,20 @@ def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
     return load_backend(engine_dir, route, max_batch=max_batch, threads=threads)
 
 
-def time_route(backend, frames: np.ndarray, batch: int, min_seconds: float) -> float:
-    """Seconds per frame: best of repeated timed loops after a warm-up call."""
+def time_routes(backends: dict, frames: np.ndarray, batch: int, rounds: int) -> dict[str, float]:
+    """Seconds per frame per route: the best of ``rounds`` calls, with the routes interleaved
+    round-robin so that load from other processes hits every route alike (ratios stay fair on
+    a shared machine). One untimed warm-up call per route first."""
     chunk = np.ascontiguousarray(frames[:batch])
-    backend.infer(chunk)
-    best, spent, runs = float("inf"), 0.0, 0
-    while spent < min_seconds or runs < 3:
-        start = time.perf_counter()
+    for backend in backends.values():
         backend.infer(chunk)
-        elapsed = time.perf_counter() - start
-        best, spent, runs = min(best, elapsed), spent + elapsed, runs + 1
-    return best / batch
+    best = dict.fromkeys(backends, float("inf"))
+    for _ in range(rounds):
+        for route, backend in backends.items():
+            start = time.perf_counter()
+            backend.infer(chunk)
+            best[route] = min(best[route], time.perf_counter() - start)
+    return {route: seconds / batch for route, seconds in best.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--min-seconds", type=float, default=1.5,
-                        help="timed seconds per route and batch (best loop counts)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="timed calls per route and batch; the best one counts")
     args = parser.parse_args(argv)
 
     import torch
@@ -110,17 +116,17 @@ def main(argv: list[str] | None = None) -> int:
                                       Path(tmp) / "bench", name="bench", input_size=args.size)
         print(f"{args.netG} ngf {args.ngf} at {args.size}x{args.size}, {args.threads} threads, "
               f"torch {torch.__version__}")
-        results, outputs = {}, {}
+        backends, outputs = {}, {}
         for route in routes:
             try:
-                backend = load_route(route, engine_dir, max(args.batches), args.threads)
+                backends[route] = load_route(route, engine_dir, max(args.batches), args.threads)
             except (EngineError, ImportError) as exc:
                 print(f"  {route}: unavailable ({exc})")
                 continue
-            outputs[route] = backend.infer(frames)
-            results[route] = {b: time_route(backend, frames, b, args.min_seconds) for b in args.batches}
-            backend.close()
-            print(f"  {route}: done", flush=True)
+            outputs[route] = backends[route].infer(frames)
+            print(f"  {route}: loaded", flush=True)
+        per_batch = {b: time_routes(backends, frames, b, args.rounds) for b in args.batches}
+        results = {r: {b: per_batch[b][r] for b in args.batches} for r in backends}
     print_table(results, outputs, args.batches)
     return 0
 

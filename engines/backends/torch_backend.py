@@ -7,6 +7,7 @@ second copy of the weights (the demo engine stays small) and the two can never d
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +22,22 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise BackendUnavailableError("the torch backend needs PyTorch "
                                   "(pip install pix2pix-stream[train])") from exc
 
-from engines.graph import FrameTranslator  # noqa: E402 (needs torch)
+from engines.graph import FrameTranslator, to_frames, to_generator_input  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
+
+
+def fold_batchnorm(generator: torch.nn.Module) -> torch.nn.Module:
+    """Folds every eval-mode BatchNorm into the convolution before it (in place). Exact in real
+    arithmetic; done before casting to bf16 so the cast rounds the folded weights once."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for block in (*generator.encoder, *generator.decoder):
+        if isinstance(block.norm, torch.nn.BatchNorm2d):
+            transposed = isinstance(block.conv, torch.nn.ConvTranspose2d)
+            block.conv = fuse_conv_bn_eval(block.conv, block.norm, transpose=transposed)
+            block.norm = torch.nn.Identity()
+    return generator
 
 
 def generator_from_engine(engine_dir: str | Path, metadata: EngineMetadata) -> torch.nn.Module:
@@ -58,8 +72,11 @@ def generator_from_engine(engine_dir: str | Path, metadata: EngineMetadata) -> t
 class TorchBackend(Backend):
     def __init__(self, engine_dir: str | Path | None, metadata: EngineMetadata, *,
                  max_batch: int = 8, precision: str = "fp32", threads: int | None = None,
-                 generator: torch.nn.Module | None = None):
-        """``generator`` (optional) is used instead of rebuilding from ``engine_dir``."""
+                 generator: torch.nn.Module | None = None, autocast: bool = False):
+        """``generator`` (optional, copied) is used instead of rebuilding from ``engine_dir``.
+        bf16 runs a bf16 copy of the network with BatchNorm folded into the convolutions;
+        ``autocast=True`` runs fp32 weights under torch.autocast instead (slower: the weights
+        are cast on every call; kept for bench/engines.py's comparison)."""
         super().__init__(metadata)
         if precision not in PRECISIONS:
             raise BackendUnavailableError(f"torch backend precisions are {PRECISIONS}, not {precision!r}")
@@ -67,8 +84,18 @@ class TorchBackend(Backend):
             torch.set_num_threads(threads)
         if generator is None:
             generator = generator_from_engine(engine_dir, metadata)
-        self._precision = precision
-        self._model = FrameTranslator(generator.cpu().float())
+        else:
+            generator = copy.deepcopy(generator)
+        generator = generator.cpu().float().eval()
+        self._precision, self._autocast = precision, precision == "bf16" and autocast
+        if precision == "bf16" and not autocast:
+            generator = fold_batchnorm(generator).to(torch.bfloat16)
+        for block in generator.decoder:
+            # A decoder block's input is a fresh concatenation (or the innermost output, used
+            # nowhere else), so its ReLU may overwrite it: one allocation and pass fewer.
+            if isinstance(block.act, torch.nn.ReLU):
+                block.act.inplace = True
+        self._model = FrameTranslator(generator)
         if precision == "bf16":
             # oneDNN's bf16 convolutions want NHWC activations; without it they reorder per layer.
             self._model = self._model.to(memory_format=torch.channels_last)
@@ -87,12 +114,14 @@ class TorchBackend(Backend):
     def _run(self, batch: np.ndarray) -> np.ndarray:
         frames = torch.from_numpy(batch)
         with torch.inference_mode():
-            if self._precision == "bf16":
+            if self._autocast:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    out = self._model(frames)
-            else:
-                out = self._model(frames)
-        return out.contiguous().numpy()
+                    return self._model(frames).contiguous().numpy()
+            if self._precision == "bf16":
+                x = to_generator_input(frames).to(torch.bfloat16)
+                x = x.contiguous(memory_format=torch.channels_last)
+                return to_frames(self._model.generator(x)).contiguous().numpy()
+            return self._model(frames).contiguous().numpy()
 
     def close(self) -> None:
         self._model = None

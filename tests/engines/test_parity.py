@@ -32,7 +32,7 @@ def test_output_is_not_degenerate(tiny_engine_dir):
     assert out.std() > 2 and len(np.unique(out)) > 50  # a real image, not a constant
 
 
-@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "openvino-fp32"])
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch", "torch-bf16", "openvino-fp32", "openvino"])
 def test_frame_alone_equals_frame_in_a_batch(tiny_engine_dir, backend):
     """Frames from different clients share batches on the server: a frame's output must not
     depend on its neighbours nor on the batch size."""
@@ -69,3 +69,14 @@ def test_in_memory_torch_backend(tiny_engine_dir):
     backend = TorchBackend(None, meta, generator=synthetic_generator("unet_128", ngf=8, seed=1))
     batch = frames(2)
     assert_parity(backend.infer(batch), load_backend(tiny_engine_dir, "onnxruntime").infer(batch))
+
+
+def test_bf16_holds_the_quality_bar_with_instance_norm(tmp_path):
+    generator = synthetic_generator("unet_128", ngf=8, norm="instance", seed=6)
+    engine = export_generator(generator, tmp_path / "inst", name="inst", input_size=128)
+    batch = frames(8, seed=4)
+    want = load_backend(engine, "onnxruntime").infer(batch)
+    bf16 = load_backend(engine, "torch-bf16")
+    together = bf16.infer(batch)
+    assert psnr(together, want) >= 40
+    np.testing.assert_array_equal(bf16.infer(batch[3:4])[0], together[3])

@@ -109,3 +109,27 @@ def test_torch_backend_checks_generator_config_against_weights(engine_copy):
 def test_unknown_backend(tiny_engine_dir):
     with pytest.raises(BackendUnavailableError, match="unknown backend 'cuda-magic'"):
         load_backend(tiny_engine_dir, "cuda-magic")
+
+
+def test_server_side_imports_stay_light():
+    """The server imports registry, metadata, transforms and backend; none may pull a backend's
+    heavy package before a backend is chosen."""
+    import subprocess
+    import sys
+
+    code = ("import sys, engines.registry, engines.metadata, engines.transforms, engines.backend;"
+            "print([m for m in ('torch', 'onnx', 'onnxruntime', 'openvino', 'tensorrt', 'cv2')"
+            " if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_onnxruntime_backend_does_not_import_torch(tiny_engine_dir):
+    import subprocess
+    import sys
+
+    code = (f"import sys; from engines.registry import load_backend;"
+            f"load_backend({str(tiny_engine_dir)!r}, 'onnxruntime');"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
