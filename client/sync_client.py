@@ -51,10 +51,11 @@ class TranslatorClient:
         with self._connect_lock:
             if self._connected.is_set():
                 return
+            ready = grpc.channel_ready_future(self._channel)
             try:
-                grpc.channel_ready_future(self._channel).result(
-                    timeout=timeout_s or self.config.connect_timeout_s)
+                ready.result(timeout=timeout_s or self.config.connect_timeout_s)
             except grpc.FutureTimeoutError:
+                ready.cancel()  # stops watching the channel's connectivity
                 raise unreachable(self.config) from None
             self._connected.set()
 

@@ -118,3 +118,18 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_stream_deadline(address):
+    import time
+
+    from client import DeadlineExceededError
+
+    def slow_frames():
+        yield drawn_frame(0)
+        time.sleep(1.0)
+        yield drawn_frame(1)
+
+    with TranslatorClient(address, stream_timeout_s=0.3) as c:
+        with pytest.raises(DeadlineExceededError, match="DEADLINE_EXCEEDED"):
+            list(c.translate_frames(slow_frames(), model="tiny"))
