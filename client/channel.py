@@ -82,9 +82,23 @@ def channel_options(config: ClientConfig) -> list[tuple[str, object]]:
         ("grpc.max_reconnect_backoff_ms", 5000),
         ("grpc.primary_user_agent", USER_AGENT),
     ]
-    if config.tls and config.tls_server_name:
-        options.append(("grpc.ssl_target_name_override", config.tls_server_name))
+    server_name = config.tls_server_name or _first_host_name(config)
+    if config.tls and server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
     return options
+
+
+def _first_host_name(config: ClientConfig) -> str | None:
+    """A list of replicas is dialled by IP; their certificates carry the host name given."""
+    if len(config.addresses) < 2:
+        return None
+    for address in config.addresses:
+        host = address.rpartition(":")[0].strip("[]")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return host
+    return None
 
 
 def channel_credentials(config: ClientConfig) -> grpc.ChannelCredentials | None:

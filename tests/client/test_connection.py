@@ -87,5 +87,7 @@ def test_tls_with_a_root_certificate(tiny_engines_root, tls_files):
         with TranslatorClient([f"127.0.0.1:{running.port}"] * 2, tls=str(cert),
                               tls_server_name="localhost") as client:
             assert client.health() == "SERVING"
+        with TranslatorClient([f"localhost:{running.port}"] * 2, tls=str(cert)) as client:
+            assert client.health() == "SERVING"
     finally:
         running.stop(0)
