@@ -26,7 +26,10 @@ EPILOG = textwrap.dedent("""\
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="pix2pix-export", description=__doc__.split("\n")[0], epilog=EPILOG,
+        prog="pix2pix-export",
+        description="Export a pix2pix generator checkpoint (ours or the official code's) to an engine "
+                    "directory that pix2pix-serve loads; build TensorRT plans; list engines.",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", nargs="?", type=Path,
                    help="a pix2pix-stream checkpoint (.pt), or with --from-official an official "
@@ -54,13 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     official.add_argument("--opt-file", type=Path,
                           help="the run's train_opt.txt (default: train_opt.txt beside CHECKPOINT "
                                "or one folder up, if present); flags below override it")
-    official.add_argument("--netG", choices=("unet_256", "unet_128"))
+    official.add_argument("--netG", choices=("unet_256", "unet_128"),
+                          help="generator architecture (official default for pix2pix: unet_256)")
     official.add_argument("--ngf", type=int, help="filters in the outermost layer (official default 64)")
     official.add_argument("--norm", choices=("batch", "instance"),
                           help="official default for pix2pix runs: batch")
-    official.add_argument("--input-nc", type=int)
-    official.add_argument("--output-nc", type=int)
-    official.add_argument("--direction", choices=("AtoB", "BtoA"))
+    official.add_argument("--input-nc", type=int, help="input channels (default 3)")
+    official.add_argument("--output-nc", type=int, help="output channels (default 3)")
+    official.add_argument("--direction", choices=("AtoB", "BtoA"),
+                          help="recorded in engine.json (default AtoB, or the opt file's)")
 
     trt = p.add_argument_group("TensorRT (GPU hosts; pip install 'pix2pix-stream[tensorrt]')")
     trt.add_argument("--tensorrt", action="store_true", help="also build a TensorRT plan")

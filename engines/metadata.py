@@ -85,6 +85,7 @@ def write_metadata(engine_dir: str | os.PathLike, meta: EngineMetadata) -> Path:
     engine_dir.mkdir(parents=True, exist_ok=True)
     target = engine_dir / ENGINE_JSON
     fd, tmp = tempfile.mkstemp(dir=engine_dir, prefix=".engine.json.")
+    os.fchmod(fd, 0o644)  # mkstemp makes 0600; a server running as another user must read it
     with os.fdopen(fd, "w") as fh:
         json.dump(meta.to_dict(), fh, indent=2, sort_keys=False)
         fh.write("\n")

@@ -80,3 +80,8 @@ def test_export_checkpoint_carries_its_settings(tmp_path):
     assert meta.training["train_config"]["dataset"] == "facades"
     json.loads((out / "engine.json").read_text())  # plain JSON all the way down
     assert np.isfinite(meta.training["metrics"]["psnr"])
+
+
+def test_engine_files_are_world_readable(tiny_engine_dir):
+    for name in ("model.onnx", "engine.json", "README.md"):
+        assert (tiny_engine_dir / name).stat().st_mode & 0o044 == 0o044, name
