@@ -3,6 +3,7 @@ always send the newest frame (LIVE mode: stale frames are skipped, here and on t
 show input | output, record what was shown, report fps and latency once a second."""
 from __future__ import annotations
 
+import collections
 import threading
 import time
 from dataclasses import dataclass
@@ -171,9 +172,11 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
         Display.check()
     client.wait_until_ready()
     capture = Capture(config.device, realtime=config.realtime)
-    sent: dict[int, np.ndarray] = {}  # sequence -> input frame, for the input | output view
+    # (sequence, input frame) of frames sent and not yet answered, for the input | output
+    # view; the sender thread appends, this thread pops (deque ends are thread-safe).
+    sent: collections.deque = collections.deque()
     stats = LiveStats(report)
-    recorder = None
+    recorder = replies = None
     try:
         # A file read without pacing is translated frame by frame: nothing is stale there.
         mode = "live" if config.realtime else "lossless"
@@ -181,9 +184,7 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
                                 size=config.size, input_encoding=config.input_encoding)
         started = time.monotonic()
         for reply in replies:
-            original = sent.pop(reply.sequence, None)
-            for seq in [s for s in sent if s < reply.sequence]:  # dropped by the server
-                sent.pop(seq, None)
+            original = _input_of(reply.sequence, sent)
             stats.add(reply)
             panel = (reply.image.shape[1], reply.image.shape[0])
             if recorder is None and config.record is not None:
@@ -196,6 +197,8 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
             if _limit_reached(config, stats, started):
                 break
     finally:
+        if replies is not None:
+            replies.close()  # ends the call now, not when the generator is collected
         capture.close()
         if recorder is not None:
             recorder.close()
@@ -205,7 +208,17 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
     return stats
 
 
-def _newest_frames(capture: Capture, sent: dict[int, np.ndarray]) -> Iterator[np.ndarray]:
+def _input_of(sequence: int, sent: collections.deque) -> np.ndarray | None:
+    """The input frame of reply ``sequence``; frames before it that the server dropped are
+    forgotten on the way."""
+    while sent and sent[0][0] < sequence:
+        sent.popleft()
+    if sent and sent[0][0] == sequence:
+        return sent.popleft()[1]
+    return None
+
+
+def _newest_frames(capture: Capture, sent: collections.deque) -> Iterator[np.ndarray]:
     """What gRPC's sender thread iterates: the newest capture each time it is ready to send.
     Sequence numbers are assigned in this order, starting at 0, by the client."""
     seen, sequence = 0, 0
@@ -214,7 +227,7 @@ def _newest_frames(capture: Capture, sent: dict[int, np.ndarray]) -> Iterator[np
         if item is None:
             return
         seen, frame = item
-        sent[sequence] = frame
+        sent.append((sequence, frame))
         sequence += 1
         yield frame
 
