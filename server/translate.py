@@ -85,12 +85,17 @@ class TranslateStream:
         self._reading = True
         self._room = asyncio.Event()
         self._ready = asyncio.Event()
+        self._replies_raw = config.encoding in (pb.OUTPUT_ENCODING_UNSPECIFIED, pb.RAW) and \
+            not config.output_width
         self._frames_in = metrics.frames_in.labels(model.name)
         self._frames_out = metrics.frames_out.labels(model.name)
 
     async def run(self, requests: AsyncIterator[pb.TranslateRequest]
                   ) -> AsyncIterator[pb.TranslateResponse]:
         reader = asyncio.create_task(self._read(requests))
+        drain_watch = asyncio.create_task(self._draining.wait())
+        drain_watch.add_done_callback(
+            lambda watch: watch.cancelled() or self._stop_reading(reader))
         try:
             while True:
                 while not self._order and self._reading:
@@ -107,11 +112,16 @@ class TranslateStream:
                     response.dropped.extend(self._dropped)
                     self._dropped.clear()
                 yield response
-            await reader  # re-raises a protocol error the reader hit
+            try:
+                await reader  # re-raises a protocol error the reader hit
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling() or not self.counts.drained:
+                    raise  # our own call was cancelled, not just the reading
             if self.counts.drained:
                 raise ShuttingDownError("server is shutting down; every frame it read has been "
                                         "answered, resend the rest elsewhere")
         finally:
+            drain_watch.cancel()
             reader.cancel()
             for entry in self._order:
                 if entry.task is not None:
@@ -120,29 +130,28 @@ class TranslateStream:
     # -- reading -----------------------------------------------------------------------------
 
     async def _read(self, requests: AsyncIterator[pb.TranslateRequest]) -> None:
-        messages = requests.__aiter__()
-        drain_wait = asyncio.create_task(self._draining.wait())
         try:
+            messages = requests.__aiter__()
             while True:
                 if not self.live:
                     while len(self._order) >= self._limit:
                         self._room.clear()
                         await self._room.wait()
-                next_message = asyncio.ensure_future(messages.__anext__())
-                await asyncio.wait({next_message, drain_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if not next_message.done():  # draining: stop reading, answer what we have
-                    next_message.cancel()
-                    self.counts.drained = True
-                    return
                 try:
-                    request = next_message.result()
+                    request = await messages.__anext__()
                 except StopAsyncIteration:
                     return
                 self._accept(request)
         finally:
-            drain_wait.cancel()
             self._reading = False
             self._ready.set()
+
+    def _stop_reading(self, reader: asyncio.Task) -> None:
+        """On drain: stop reading (a message in transit is left unread, the client resends it
+        elsewhere) and answer what has been read."""
+        if not reader.done():
+            self.counts.drained = True
+            reader.cancel()
 
     def _accept(self, request: pb.TranslateRequest) -> None:
         kind = request.WhichOneof("msg")
@@ -179,7 +188,10 @@ class TranslateStream:
         loop = asyncio.get_running_loop()
         slot = self.model.batcher.reserve()
         try:
-            prepared = await loop.run_in_executor(self._pool, self._prepare, frame.image)
+            if self._is_plain_copy(frame.image):
+                prepared = self._prepare(frame.image)
+            else:
+                prepared = await loop.run_in_executor(self._pool, self._prepare, frame.image)
         except BaseException as exc:
             slot.cancel()
             if isinstance(exc, asyncio.CancelledError):
@@ -187,8 +199,11 @@ class TranslateStream:
             return self._error(reply, exc)
         try:
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
-            reply.image.CopyFrom(await loop.run_in_executor(
-                self._pool, self._finish, result.output, prepared.size))
+            if self._replies_raw and prepared.size == self.model.input_size:
+                reply.image.CopyFrom(self._finish(result.output, prepared.size))
+            else:
+                reply.image.CopyFrom(await loop.run_in_executor(
+                    self._pool, self._finish, result.output, prepared.size))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -198,6 +213,14 @@ class TranslateStream:
         self.counts.frames_out += 1
         self._frames_out.inc()
         return reply
+
+    def _is_plain_copy(self, image: pb.Image) -> bool:
+        """A raw RGB frame at the engine's size, no transform: preparing it is one small copy,
+        cheaper to do here than a hop to a worker thread and back (which costs latency)."""
+        if image.WhichOneof("payload") != "raw" or not self.model.transform.is_identity:
+            return False
+        raw = image.raw
+        return raw.format == pb.RGB24 and (raw.width, raw.height) == self.model.input_size
 
     def _prepare(self, image: pb.Image) -> _Prepared:
         pixels = images.decode_image(image, self._max_pixels)
