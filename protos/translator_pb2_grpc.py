@@ -58,6 +58,10 @@ class TranslatorServicer:
         """Bidirectional stream of frames. The first request must carry `config`; every later one a
         `frame`. Replies come back in sequence order (in LIVE mode some sequence numbers may be
         skipped; the drops are reported in `dropped`).
+        Call statuses: no or bad config INVALID_ARGUMENT; unknown model NOT_FOUND; too many open
+        streams RESOURCE_EXHAUSTED; missing token UNAUTHENTICATED. A bad frame gets a FrameError
+        reply and the stream goes on. When the server drains it answers every frame it has read,
+        then ends the call with UNAVAILABLE: resend the frames after the last answered sequence.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -67,6 +71,9 @@ class TranslatorServicer:
         """Bidirectional stream of an encoded video file's bytes. The first request carries `config`,
         later ones `chunk`s of the file, the last one with `last = true`. Replies carry progress
         messages and chunks of the output container; the final reply has `done` set.
+        The output container is sent after encoding ends (MP4 keeps the input's timestamps only when
+        its index is written last). An upload FFmpeg cannot read fails with INVALID_ARGUMENT carrying
+        FFmpeg's reason, after the chunks of every frame that did decode.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
