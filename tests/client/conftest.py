@@ -3,7 +3,6 @@ serving the real tiny ONNX engines from tests/conftest.py."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import subprocess
 import sys
 import urllib.request
@@ -61,20 +60,6 @@ def token_server(tiny_engines_root):
 def clip(tmp_path) -> Path:
     """12 frames of 64x48 at 10 fps with an AAC tone."""
     return make_clip(tmp_path / "clip.mp4", frames=12, width=64, height=48, fps=10)
-
-
-@pytest.fixture(scope="session")
-def tls_files(tmp_path_factory) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost / 127.0.0.1 and its key."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
-                   check=True, capture_output=True)
-    return cert, key
 
 
 def metric(running_server, name: str, labels: str = "") -> float:
