@@ -21,7 +21,8 @@ from server.metrics import Metrics
 from server.models import ModelSet
 from server.translate import TranslateStream, check_stream_config
 from server.upload import UploadBuffer
-from server.video import VideoJob, plan_video
+from server.video import VideoJob
+from server.video_output import plan_video
 
 log = logging.getLogger("pix2pix.server")
 OUTPUT_CHUNK_BYTES = 1024 * 1024
@@ -117,11 +118,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         feeder = asyncio.create_task(_feed_upload(requests, upload))
         job.start()
         try:
-            while (message := await progress.get()) is not None:
+            while (message := await progress.get()) is not None:  # None: the job is over
                 yield pb.VideoResponse(progress=message)
-            while not progress.empty():  # the final progress, sent after the output closed
-                if (message := progress.get_nowait()) is not None:
-                    yield pb.VideoResponse(progress=message)
             if job.frames_out:  # every frame that decoded is delivered, even before an error
                 chunk_size = min(OUTPUT_CHUNK_BYTES, self._config.max_message_bytes - 1024)
                 async for chunk in _file_chunks(job.output_path, chunk_size, self._pool):

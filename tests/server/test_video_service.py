@@ -168,3 +168,15 @@ def test_an_upload_over_the_limit_is_resource_exhausted(make_server, tmp_path):
     channel.close()
     assert result.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "10000 bytes" in result.details
+
+
+def test_frames_over_the_pixel_limit_are_refused(make_server, tmp_path):
+    from tests.server.helpers import channel_stub
+
+    server = make_server(max_pixels=64 * 48 - 1)
+    clip = make_clip(tmp_path / "in.mp4", frames=3, width=64, height=48, audio=False)
+    channel, stub = channel_stub(server.port)
+    result = translate_video(stub, clip.read_bytes())
+    channel.close()
+    assert result.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "64x48, more than the server's limit" in result.details
