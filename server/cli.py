@@ -23,12 +23,16 @@ from server.errors import ServerError
 log = logging.getLogger("pix2pix.server")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the description's line breaks."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     defaults = ServerConfig(engines_dir=Path("."))
     p = argparse.ArgumentParser(
-        prog="pix2pix-serve", description=__doc__.split("\n\n")[0],
+        prog="pix2pix-serve", description=__doc__,
         epilog="Environment: PIX2PIX_TOKEN sets --token without putting it on the command line.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     p.add_argument("--engines", type=Path, required=True,
                    help="a folder of engine directories (or one engine directory) to load")
     p.add_argument("--host", default="[::]", help="address to listen on")
@@ -36,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default=defaults.backend,
                    help="inference backend: auto, onnxruntime, torch, openvino, tensorrt, ...")
     p.add_argument("--inference-threads", type=int, default=None,
-                   help="intra-op threads of each backend (default: the backend's own choice)")
+                   help="intra-op threads of each backend; unset = the backend's own choice")
     p.add_argument("--max-batch", type=int, default=defaults.max_batch,
                    help="largest batch per inference call")
     p.add_argument("--max-delay-ms", type=float, default=defaults.max_delay_ms,
@@ -63,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace-s", type=float, default=defaults.grace_s,
                    help="seconds open calls get to finish on SIGTERM/SIGINT")
     p.add_argument("--tmp-dir", type=Path, default=None,
-                   help="where video uploads and outputs are spooled (default: $TMPDIR)")
+                   help="where video uploads and outputs are spooled; unset = $TMPDIR")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
