@@ -1,0 +1,1 @@
+"""Command-line entry points: pix2pix-train and pix2pix-eval."""

@@ -1,0 +1,125 @@
+"""The torch Dataset over a source: jitter, input transform, tensors in [-1, 1]; and the
+deterministic train / validation split."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from engines.transforms import InputTransform
+from pix2pix.data.jitter import Jitter, default_load_size, resize
+from pix2pix.data.sources import open_source, resolve_data
+from pix2pix.errors import EmptyDatasetError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: str
+    mode: str = "auto"                   # auto | aligned | pairs | video
+    direction: str = "AtoB"              # which half/folder is the input (ignored for video)
+    input_transform: InputTransform = field(default_factory=InputTransform)
+    crop_size: int = 256
+    load_size: int | None = None         # None: crop_size * 286 / 256
+    flip: bool = True
+    val_fraction: float = 0.1
+    video_stride: int = 1
+    max_frames: int | None = None
+
+    @property
+    def resolved_load_size(self) -> int:
+        return self.load_size or default_load_size(self.crop_size)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 HWC RGB -> float CHW in [-1, 1]."""
+    return torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(batch: torch.Tensor) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC."""
+    x = ((batch.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+class PairDataset(Dataset):
+    """Items ``{"input", "target": float [3, S, S] in [-1, 1], "index": int}``.
+
+    With ``jitter`` the crop and flip of item i in epoch e come from a generator seeded with
+    (seed, e, i), not from a global RNG: the same run gives the same samples whatever the number
+    of loader workers, and a resumed run sees exactly the samples the interrupted one would have.
+    """
+
+    def __init__(self, source, indices: list[int], transform: InputTransform, crop_size: int,
+                 jitter: Jitter | None = None, seed: int = 0):
+        self.source, self.indices = source, list(indices)
+        self.transform, self.crop_size, self.jitter = transform, crop_size, jitter
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def name(self, i: int) -> str:
+        return self.source.name(self.indices[i])
+
+    def images(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(input, target) uint8 RGB at the crop size, after jitter and the input transform."""
+        index = self.indices[i]
+        src, target = self.source[index]
+        if self.jitter is not None:
+            params = self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]))
+            src, target = self.jitter.apply(src, params), self.jitter.apply(target, params)
+        else:
+            src, target = resize(src, self.crop_size), resize(target, self.crop_size)
+        # The transform runs on the final crop, as the server runs it on frames resized to the
+        # engine's input size: edges are detected at the resolution the generator sees.
+        return self.transform(np.ascontiguousarray(src)), target
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        inp, target = self.images(i)
+        return {"input": to_tensor(inp), "target": to_tensor(target), "index": self.indices[i]}
+
+
+def split_indices(n: int, val_fraction: float, seed: int, *, contiguous: bool
+                  ) -> tuple[list[int], list[int]]:
+    """(train, val). Images are split at random (seeded); video frames by holding out the last
+    ones, because neighbouring frames are near-duplicates and would leak into validation."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = min(max(1, round(n * val_fraction)), n - 1) if val_fraction > 0 and n > 1 else 0
+    order = np.arange(n) if contiguous else np.random.default_rng(seed).permutation(n)
+    train, val = order[:n - n_val], order[n - n_val:]
+    return sorted(int(i) for i in train), sorted(int(i) for i in val)
+
+
+def build_datasets(config: DataConfig, seed: int = 0) -> tuple[PairDataset, PairDataset | None]:
+    """(train set with jitter, validation set without, or None when val_fraction is 0)."""
+    spec = resolve_data(config.path, config.mode)
+    load = config.resolved_load_size
+    if load < config.crop_size:
+        raise ValueError(f"load size {load} is smaller than the crop size {config.crop_size}")
+    source = open_source(spec, direction=config.direction, load_size=load,
+                         video_stride=config.video_stride, max_frames=config.max_frames)
+    train_idx, val_idx = split_indices(len(source), config.val_fraction, seed,
+                                       contiguous=spec.mode == "video")
+    if not train_idx:
+        raise EmptyDatasetError(f"no training samples in {Path(config.path)}", config.path)
+    jitter = Jitter(load, config.crop_size, config.flip)
+    train = PairDataset(source, train_idx, config.input_transform, config.crop_size, jitter, seed)
+    val = (PairDataset(source, val_idx, config.input_transform, config.crop_size)
+           if val_idx else None)
+    return train, val
+
+
+def eval_dataset(path: str | Path, *, mode: str = "auto", direction: str = "AtoB",
+                 transform: InputTransform = InputTransform(), size: int = 256) -> PairDataset:
+    """Every pair of ``path``, resized to ``size``, no jitter: what pix2pix-eval measures on."""
+    spec = resolve_data(path, mode)
+    source = open_source(spec, direction=direction, load_size=size)
+    return PairDataset(source, list(range(len(source))), transform, size)

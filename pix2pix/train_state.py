@@ -1,0 +1,90 @@
+"""What a training checkpoint holds and how a run is restored from one.
+
+``latest.pt`` holds everything needed to continue exactly: weights, optimiser and scheduler
+state, the position in the epoch, and every rank's RNG state (dropout masks come from it; the
+data order and jitter are derived from the seed and the epoch, see pix2pix.data.dataset).
+``best.pt`` and ``epoch_NNN.pt`` hold only what inference needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from pix2pix.checkpoint import CheckpointError
+
+
+@dataclass
+class Progress:
+    epoch: int = 0            # the epoch in progress (0-based)
+    batch_in_epoch: int = 0   # batches of that epoch already trained on
+    step: int = 0             # batches trained on in total
+    best_val_l1: float = float("inf")
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def inference_state(model, config, *, epoch: int, step: int, metrics: dict | None = None
+                    ) -> dict[str, Any]:
+    return {
+        "generator_config": config.generator.to_dict(),
+        "generator": model.G_net.state_dict(),
+        "input_transform": config.data.input_transform.to_dict(),
+        "direction": config.data.direction,
+        "image_size": config.data.crop_size,
+        "epoch": epoch, "step": step,
+        "train_config": config.to_dict(),
+        "metrics": dict(metrics or {}),
+    }
+
+
+def full_state(model, schedulers, config, progress: Progress, rng_per_rank: list,
+               metrics: dict | None = None) -> dict[str, Any]:
+    state = inference_state(model, config, epoch=progress.epoch, step=progress.step,
+                            metrics=metrics)
+    state.update({
+        "discriminator_config": config.discriminator.to_dict(),
+        "discriminator": model.D_net.state_dict(),
+        "optimizer_G": model.opt_G.state_dict(), "optimizer_D": model.opt_D.state_dict(),
+        "scheduler_G": schedulers[0].state_dict(), "scheduler_D": schedulers[1].state_dict(),
+        "grad_scaler": model.scaler.state_dict(),
+        "batch_in_epoch": progress.batch_in_epoch,
+        "best_val_l1": progress.best_val_l1,
+        "rng": {"per_rank": rng_per_rank},
+    })
+    return state
+
+
+def restore(state: dict[str, Any], model, schedulers, config, rank: int) -> Progress:
+    """Loads ``state`` into a freshly built model; refuses a checkpoint of another network."""
+    if state.get("generator_config") != config.generator.to_dict():
+        raise CheckpointError(f"cannot resume: the checkpoint's generator "
+                              f"{state.get('generator_config')} differs from the configured "
+                              f"{config.generator.to_dict()}")
+    if "optimizer_G" not in state:
+        raise CheckpointError("cannot resume from an inference-only checkpoint (no optimiser state)")
+    model.G_net.load_state_dict(state["generator"])
+    model.D_net.load_state_dict(state["discriminator"])
+    model.opt_G.load_state_dict(state["optimizer_G"])
+    model.opt_D.load_state_dict(state["optimizer_D"])
+    schedulers[0].load_state_dict(state["scheduler_G"])
+    schedulers[1].load_state_dict(state["scheduler_D"])
+    if state.get("grad_scaler"):
+        model.scaler.load_state_dict(state["grad_scaler"])
+    per_rank = state["rng"]["per_rank"]
+    if len(per_rank) > rank:  # a different world size resumes with fresh dropout streams
+        set_rng_state(per_rank[rank])
+    return Progress(epoch=state["epoch"], batch_in_epoch=state["batch_in_epoch"],
+                    step=state["step"], best_val_l1=state.get("best_val_l1", float("inf")))
