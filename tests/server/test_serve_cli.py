@@ -95,3 +95,10 @@ def _wait_for_port(process: subprocess.Popen) -> int:
         if match:
             return int(match.group(1))
     raise AssertionError(f"pix2pix-serve exited with {process.wait()} before listening")
+
+
+def test_a_port_in_use_is_a_startup_error_not_a_shared_port(server, make_server):
+    from server.errors import StartupError
+
+    with pytest.raises(StartupError, match="cannot listen on 127.0.0.1"):
+        make_server(address=f"127.0.0.1:{server.port}")
