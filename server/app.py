@@ -134,6 +134,12 @@ class _Runtime:
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", 0),  # a port in use must fail here, not be shared silently
+            # Ping idle peers so a vanished client's streams are freed, and accept the clients'
+            # own keepalive pings (every 30 s by default in client/) instead of a GOAWAY.
+            ("grpc.keepalive_time_ms", 60_000),
+            ("grpc.keepalive_timeout_ms", 20_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
         ])
         pb_grpc.add_TranslatorServicer_to_server(
             TranslatorService(self.models, config, self.metrics, self.pool, self.draining),
