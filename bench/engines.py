@@ -7,6 +7,8 @@
 Baseline: PyTorch eager fp32, measured in the same run; every row also shows its ratio against
 ONNX Runtime fp32 and its PSNR against the ONNX Runtime fp32 frames (the quality bar is 40 dB).
 Weights are random (fan-in scaled, random BatchNorm statistics), which costs the same as trained.
+The int8 graph is the one export makes (engines.int8: static QDQ, synthetic calibration);
+onnxruntime-int8 runs it in ONNX Runtime, openvino-int8 in OpenVINO.
 Routes whose package is missing are reported as such, not silently dropped.
 """
 from __future__ import annotations
@@ -24,30 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from engines.quality import probe_frames, psnr  # noqa: E402
 
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
-          "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile")
+          "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile", "openvino-int8")
 BASELINE, REFERENCE = "torch", "onnxruntime"
-
-
-def quantize_int8(engine_dir: Path, size: int, calibration_batches: int = 4) -> Path:
-    """Static int8 QDQ copy of model.onnx (ONNX Runtime quantizer, per-channel weights,
-    calibrated on bench frames). Bench-only: it lost to bf16 (see docs/engines.md)."""
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                          quantize_static)
-
-    class Frames(CalibrationDataReader):
-        def __init__(self):
-            self.batches = iter([{"frames": probe_frames(2, size, size, seed=100 + i)}
-                                 for i in range(calibration_batches)])
-
-        def get_next(self):
-            return next(self.batches, None)
-
-    out = engine_dir / "model.int8.onnx"
-    quantize_static(str(engine_dir / "model.onnx"), str(out), Frames(),
-                    quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["Conv", "ConvTranspose"])
-    return out
 
 
 def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
@@ -57,9 +37,10 @@ def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
         from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
         from engines.metadata import read_metadata
 
-        path = quantize_int8(engine_dir, read_metadata(engine_dir).input_width)
+        from engines.int8 import INT8_ONNX
+
         return OnnxRuntimeBackend(engine_dir, read_metadata(engine_dir), max_batch=max_batch,
-                                  threads=threads, device="cpu", onnx_file=path.name,
+                                  threads=threads, device="cpu", onnx_file=INT8_ONNX,
                                   precision="int8")
     if route == "torch-bf16-autocast":
         return load_backend(engine_dir, "torch-bf16", max_batch=max_batch, threads=threads,
@@ -113,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     routes = [BASELINE, REFERENCE] + [r for r in args.routes if r not in (BASELINE, REFERENCE)]
     with tempfile.TemporaryDirectory() as tmp:
         engine_dir = export_generator(synthetic_generator(args.netG, args.ngf, seed=0),
-                                      Path(tmp) / "bench", name="bench", input_size=args.size)
+                                      Path(tmp) / "bench", name="bench", input_size=args.size,
+                                      int8=True)
         print(f"{args.netG} ngf {args.ngf} at {args.size}x{args.size}, {args.threads} threads, "
               f"torch {torch.__version__}")
         backends, outputs = {}, {}

@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--input-size", type=int, metavar="PX",
                      help="square input size (default: the checkpoint's image size, or crop_size "
                           "for official checkpoints, else 256)")
+    out.add_argument("--no-int8", action="store_true",
+                     help="skip model.int8.onnx, the int8 graph that `auto` runs fastest on CPUs "
+                          "(its PSNR against fp32 is printed; below 40 dB auto does not use it)")
+    out.add_argument("--calibration", type=Path, metavar="DIR",
+                     help="folder of images (.jpg/.png) like the frames the engine will see, to "
+                          "calibrate the int8 graph (default: synthetic frames)")
     out.add_argument("--fp16", action="store_true",
                      help="also write model.fp16.onnx (checked with ONNX Runtime: PSNR vs fp32 is "
                           "printed and recorded); --tensorrt implies it unless --fp32")
@@ -87,7 +93,24 @@ def _find_opt_file(checkpoint: Path, given: Path | None) -> Path | None:
     return None
 
 
+def _read_images(folder: Path, limit: int = 16) -> list:
+    import cv2
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        raise ValueError(f"no .jpg/.png images in {folder}")
+    frames = []
+    for path in files[:limit]:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"cannot read image {path}")
+        frames.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    return frames
+
+
 def _export(args) -> Path:
+    int8 = not args.no_int8
+    calibration = _read_images(args.calibration) if args.calibration else None
     if args.from_official:
         from engines.official import export_official, options_from
 
@@ -98,11 +121,12 @@ def _export(args) -> Path:
                                input_nc=args.input_nc, output_nc=args.output_nc,
                                direction=args.direction, crop_size=args.input_size)
         return export_official(args.checkpoint, args.out, options, name=args.name,
-                               description=args.description)
+                               description=args.description, int8=int8, calibration=calibration)
     from engines.export import export_checkpoint
 
     return export_checkpoint(args.checkpoint, args.out, name=args.name,
-                             description=args.description, input_size=args.input_size)
+                             description=args.description, input_size=args.input_size,
+                             int8=int8, calibration=calibration)
 
 
 def _add_fp16(engine_dir: Path) -> None:
@@ -111,6 +135,16 @@ def _add_fp16(engine_dir: Path) -> None:
     entry = add_fp16_artifact(engine_dir)
     print(f"wrote {entry['file']}: {entry['psnr_vs_fp32_db']:.1f} dB PSNR against fp32 "
           "(ONNX Runtime, CPU)")
+
+
+def _report_int8(engine_dir: Path) -> None:
+    from engines.metadata import read_metadata
+
+    entry = read_metadata(engine_dir).artifacts.get("onnx_int8")
+    if entry:
+        verdict = "auto uses it on CPUs" if entry["holds_quality_bar"] else \
+            "below the 40 dB bar: auto will not use it"
+        print(f"wrote {entry['file']}: {entry['psnr_vs_fp32_db']:.1f} dB PSNR against fp32 ({verdict})")
 
 
 def _build_tensorrt(engine_dir: Path, args) -> None:
@@ -157,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("give CHECKPOINT and --out (or --list / --build-tensorrt)")
         engine_dir = _export(args)
         print(f"wrote {engine_dir} (model.onnx, engine.json, README.md)")
+        _report_int8(engine_dir)
         if args.fp16 or (args.tensorrt and not args.fp32):
             _add_fp16(engine_dir)
         if args.tensorrt:

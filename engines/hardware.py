@@ -8,20 +8,30 @@ import importlib.util
 from pathlib import Path
 
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+_VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_has_bf16() -> bool:
-    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX); Linux /proc/cpuinfo."""
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags of Linux /proc/cpuinfo (empty elsewhere)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return False
+        return frozenset()
     for line in text.splitlines():
         if line.startswith("flags"):
-            flags = set(line.split(":", 1)[1].split())
-            return any(f in flags for f in _BF16_FLAGS)
-    return False
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX-512 BF16 or AMX)."""
+    return any(f in cpu_flags() for f in _BF16_FLAGS)
+
+
+def cpu_has_vnni() -> bool:
+    """True when the CPU has int8 dot-product instructions (VNNI or AMX)."""
+    return any(f in cpu_flags() for f in _VNNI_FLAGS)
 
 
 @functools.lru_cache(maxsize=1)

@@ -177,7 +177,8 @@ def load_official_generator(path: str | os.PathLike, options: OfficialOptions) -
 
 
 def export_official(path: str | os.PathLike, out_dir: str | os.PathLike, options: OfficialOptions,
-                    *, name: str | None = None, description: str = "") -> Path:
+                    *, name: str | None = None, description: str = "", int8: bool = True,
+                    calibration=None) -> Path:
     from engines.export import export_generator
 
     generator = load_official_generator(path, options)
@@ -187,4 +188,4 @@ def export_official(path: str | os.PathLike, out_dir: str | os.PathLike, options
     return export_generator(
         generator, out_dir, name=name or Path(out_dir).name, input_size=options.crop_size,
         direction=options.direction, description=description, training=training,
-        source_checkpoint=path)
+        source_checkpoint=path, int8=int8, calibration=calibration)

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+# The PSNR against the fp32 frames that a reduced-precision route must keep.
+QUALITY_BAR_DB = 40.0
+
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """Peak signal-to-noise ratio of two uint8 images in dB (inf when identical)."""

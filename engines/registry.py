@@ -13,8 +13,9 @@ from typing import Any
 
 from engines.backend import Backend
 from engines.errors import BackendUnavailableError, EngineError, EngineNotFoundError
-from engines.hardware import cpu_has_bf16, tensorrt_gpu_available
+from engines.hardware import cpu_has_bf16, cpu_has_vnni, tensorrt_gpu_available
 from engines.metadata import ENGINE_JSON, EngineMetadata, read_metadata
+from engines.quality import QUALITY_BAR_DB
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class BackendSpec:
     cls: str
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    artifact: str | None = None  # key in engine.json artifacts this backend needs
 
 
 BACKENDS: dict[str, BackendSpec] = {
@@ -36,16 +38,21 @@ BACKENDS: dict[str, BackendSpec] = {
                               {"precision": "bf16"}, "PyTorch bf16 autocast + channels_last (CPU)"),
     "openvino": BackendSpec("engines.backends.openvino_backend", "OpenVinoBackend",
                             {"precision": "auto"}, "OpenVINO CPU, bf16 where the CPU has it"),
+    "openvino-int8": BackendSpec("engines.backends.openvino_backend", "OpenVinoBackend",
+                                 {"precision": "int8"}, "OpenVINO CPU running model.int8.onnx",
+                                 artifact="onnx_int8"),
     "openvino-fp32": BackendSpec("engines.backends.openvino_backend", "OpenVinoBackend",
                                  {"precision": "fp32"}, "OpenVINO CPU fp32"),
     "tensorrt": BackendSpec("engines.backends.tensorrt_backend", "TensorRTBackend",
                             {}, "TensorRT plan (GPU hosts)"),
 }
 
-# CPU choice of `auto`, fastest first, from bench/engines.py on a 2-core AVX-512 BF16 CPU (see
-# docs/engines.md): every route here keeps >= 40 dB PSNR against fp32 ONNX Runtime. Without native
-# bf16 the bf16 routes are emulated and slow, so plain ONNX Runtime leads there.
-CPU_ORDER_BF16 = ("torch-bf16", "openvino", "onnxruntime")
+# CPU choice of `auto`, fastest first, from bench/engines.py on a 2-core AVX-512 BF16 + VNNI CPU
+# (see docs/engines.md). Every route keeps >= 40 dB PSNR against fp32 ONNX Runtime; the int8 one
+# is skipped for an engine whose recorded PSNR does not. Without native bf16 the bf16 routes are
+# emulated and slow; without VNNI int8 has no fast kernels: plain ONNX Runtime leads there.
+CPU_ORDER_BF16 = ("openvino-int8", "torch-bf16", "openvino", "onnxruntime")
+CPU_ORDER_VNNI = ("openvino-int8", "onnxruntime", "openvino-fp32", "torch")
 CPU_ORDER_FP32 = ("onnxruntime", "openvino-fp32", "torch")
 GPU_ORDER = ("tensorrt", "onnxruntime")
 
@@ -58,15 +65,31 @@ def auto_order() -> tuple[str, ...]:
     """The backends `auto` tries, in order, on this host."""
     if tensorrt_gpu_available():
         return GPU_ORDER
-    return CPU_ORDER_BF16 if cpu_has_bf16() else CPU_ORDER_FP32
+    if cpu_has_bf16():
+        return CPU_ORDER_BF16
+    return CPU_ORDER_VNNI if cpu_has_vnni() else CPU_ORDER_FP32
+
+
+def _check_artifact(name: str, spec: BackendSpec, metadata: EngineMetadata, auto: bool) -> None:
+    if spec.artifact is None:
+        return
+    record = metadata.artifacts.get(spec.artifact)
+    if not record:
+        raise BackendUnavailableError(f"backend {name!r} needs the {spec.artifact} artifact, which "
+                                      f"engine {metadata.name!r} lacks (re-export it with pix2pix-export)")
+    db = record.get("psnr_vs_fp32_db")
+    if auto and (db is None or db < QUALITY_BAR_DB):
+        raise BackendUnavailableError(f"{record.get('file')} is {db} dB from fp32, below the "
+                                      f"{QUALITY_BAR_DB:.0f} dB quality bar")
 
 
 def _load_one(name: str, engine_dir: Path, metadata: EngineMetadata, max_batch: int,
-              options: dict[str, Any]) -> Backend:
+              options: dict[str, Any], auto: bool = False) -> Backend:
     spec = BACKENDS.get(name)
     if spec is None:
         raise BackendUnavailableError(f"unknown backend {name!r}; available: auto, "
                                       f"{', '.join(available_backends())}")
+    _check_artifact(name, spec, metadata, auto)
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
@@ -93,7 +116,7 @@ def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_ba
     reasons = []
     for name in auto_order():
         try:
-            return _load_one(name, engine_dir, metadata, max_batch, options)
+            return _load_one(name, engine_dir, metadata, max_batch, options, auto=True)
         except BackendUnavailableError as exc:
             reasons.append(f"{name}: {exc}")
     raise BackendUnavailableError(f"no backend can run {engine_dir} here: " + "; ".join(reasons))

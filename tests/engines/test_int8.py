@@ -1,0 +1,93 @@
+"""The int8 artifact: made at export, measured against fp32, run by OpenVINO, chosen by `auto`
+only while it holds the 40 dB bar."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+
+from engines.errors import BackendUnavailableError, ExportError
+from engines.export import export_generator
+from engines.hardware import cpu_has_vnni
+from engines.int8 import INT8_ONNX, add_int8_artifact, prepare_calibration
+from engines.metadata import read_metadata, write_metadata
+from engines.onnx_graph import sha256_file
+from engines.registry import load_backend
+from engines.synthetic import synthetic_generator
+from tests.engines.pixels import frames, psnr
+
+pytest.importorskip("openvino")
+
+
+@pytest.fixture
+def engine_copy(tiny_engine_dir, tmp_path):
+    return shutil.copytree(tiny_engine_dir, tmp_path / "copy")
+
+
+def test_artifact_is_recorded_and_quantizes_the_convolutions(tiny_engine_dir):
+    entry = read_metadata(tiny_engine_dir).artifacts["onnx_int8"]
+    assert entry["file"] == INT8_ONNX and entry["precision"] == "int8"
+    assert entry["sha256"] == sha256_file(tiny_engine_dir / INT8_ONNX)
+    assert entry["psnr_vs_fp32_db"] >= 40 and entry["holds_quality_bar"] is True
+    ops = [n.op_type for n in onnx.load(str(tiny_engine_dir / INT8_ONNX)).graph.node]
+    assert ops.count("QuantizeLinear") >= 14 and "Round" in ops  # convs quantized, pixel work kept
+    graph = onnx.load(str(tiny_engine_dir / INT8_ONNX)).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+
+
+@pytest.mark.parametrize("engine", ["tiny", "tiny-canny"])
+def test_openvino_int8_quality_and_batch_independence(tiny_engines_root, engine):
+    engine_dir = tiny_engines_root / engine
+    transform = read_metadata(engine_dir).transform
+    batch = np.stack([transform(f) for f in frames(8, seed=9)])  # what the server feeds it
+    int8 = load_backend(engine_dir, "openvino-int8")
+    assert (int8.info.backend, int8.info.precision) == ("openvino", "int8")
+    together = int8.infer(batch)
+    assert psnr(together, load_backend(engine_dir, "onnxruntime").infer(batch)) >= 40
+    for i in (0, 6):
+        np.testing.assert_array_equal(int8.infer(batch[i:i + 1])[0], together[i])
+
+
+@pytest.mark.skipif(not cpu_has_vnni(), reason="auto prefers int8 only on CPUs with VNNI")
+def test_auto_prefers_int8_on_this_cpu(tiny_engine_dir):
+    info = load_backend(tiny_engine_dir).info
+    assert (info.backend, info.precision) == ("openvino", "int8")
+
+
+def test_auto_skips_int8_below_the_quality_bar(engine_copy):
+    meta = read_metadata(engine_copy)
+    low = {**meta.artifacts["onnx_int8"], "psnr_vs_fp32_db": 31.0, "holds_quality_bar": False}
+    write_metadata(engine_copy, meta.with_changes(artifacts={**meta.artifacts, "onnx_int8": low}))
+    assert load_backend(engine_copy).info.precision != "int8"
+    assert load_backend(engine_copy, "openvino-int8").info.precision == "int8"  # asked for: allowed
+
+
+def test_engine_without_int8(tmp_path):
+    engine = export_generator(synthetic_generator(seed=2), tmp_path / "e", name="e", input_size=128)
+    assert not (engine / INT8_ONNX).exists()
+    with pytest.raises(BackendUnavailableError, match="onnx_int8 artifact"):
+        load_backend(engine, "openvino-int8")
+    assert load_backend(engine).info.precision != "int8"
+
+
+def test_calibration_frames_of_any_size_go_through_the_transform(tiny_engines_root, tmp_path):
+    engine = shutil.copytree(tiny_engines_root / "tiny-canny", tmp_path / "canny")
+    meta = read_metadata(engine)
+    camera = [np.full((90, 160, 3), v, np.uint8) for v in (0, 128)] + list(frames(2, size=200))
+    prepared = prepare_calibration(meta, camera)
+    assert prepared.shape == (4, 128, 128, 3)
+    assert set(np.unique(prepared)) <= {0, 255}  # Canny edge maps, not the raw frames
+    entry = add_int8_artifact(engine, camera)
+    assert entry["calibration"].startswith("4 given frames")
+    with pytest.raises(ExportError, match="calibration frame 0"):
+        prepare_calibration(meta, [np.zeros((8, 8), np.uint8)])
+
+
+def test_reexport_removes_stale_artifacts(engine_copy):
+    (engine_copy / "model.fp16.sm90.trt10.8.plan").write_bytes(b"old plan")
+    export_generator(synthetic_generator(seed=3), engine_copy, name="again", input_size=128)
+    assert not (engine_copy / INT8_ONNX).exists()
+    assert not (engine_copy / "model.fp16.sm90.trt10.8.plan").exists()
+    assert read_metadata(engine_copy).artifacts == {}
