@@ -19,6 +19,17 @@ def _training_lines(training: dict) -> list[str]:
     return lines
 
 
+def _artifact_lines(artifacts: dict) -> list[str]:
+    lines = []
+    for key, value in sorted(artifacts.items()):
+        for record in value if isinstance(value, list) else [value]:
+            extra = f", {record['psnr_vs_fp32_db']} dB PSNR vs fp32" if "psnr_vs_fp32_db" in record else ""
+            where = f", TensorRT {record['trt_version']}, compute capability {record['compute_capability']}" \
+                if "trt_version" in record else ""
+            lines.append(f"- `{record.get('file', key)}` ({record.get('precision', key)}{extra}{where})")
+    return lines or ["- none besides model.onnx"]
+
+
 def render_model_card(meta: EngineMetadata) -> str:
     g = meta.generator
     transform = meta.transform
@@ -48,6 +59,10 @@ def render_model_card(meta: EngineMetadata) -> str:
         f"- Source: `{meta.source_checkpoint or 'in-memory generator'}`"
         + (f" (sha256 `{meta.source_checkpoint_sha256}`)" if meta.source_checkpoint_sha256 else "") + ".",
         f"- Exported {meta.created} with {', '.join(f'{k} {v}' for k, v in sorted(meta.versions.items()))}.",
+        "",
+        "## Other artifacts",
+        "",
+        *_artifact_lines(meta.artifacts),
         "",
         "## Training",
         "",
