@@ -21,25 +21,39 @@ from tests.engines.pixels import frames, psnr
 pytest.importorskip("openvino")
 
 
+@pytest.fixture(scope="module")
+def int8_root(tiny_engines_root, tmp_path_factory):
+    """The shared tiny engines (made without int8), with the int8 artifact added."""
+    root = shutil.copytree(tiny_engines_root, tmp_path_factory.mktemp("int8") / "engines")
+    for engine in ("tiny", "tiny-canny"):
+        add_int8_artifact(root / engine)
+    return root
+
+
+@pytest.fixture(scope="module")
+def int8_engine(int8_root):
+    return int8_root / "tiny"
+
+
 @pytest.fixture
-def engine_copy(tiny_engine_dir, tmp_path):
-    return shutil.copytree(tiny_engine_dir, tmp_path / "copy")
+def engine_copy(int8_engine, tmp_path):
+    return shutil.copytree(int8_engine, tmp_path / "copy")
 
 
-def test_artifact_is_recorded_and_quantizes_the_convolutions(tiny_engine_dir):
-    entry = read_metadata(tiny_engine_dir).artifacts["onnx_int8"]
+def test_artifact_is_recorded_and_quantizes_the_convolutions(int8_engine):
+    entry = read_metadata(int8_engine).artifacts["onnx_int8"]
     assert entry["file"] == INT8_ONNX and entry["precision"] == "int8"
-    assert entry["sha256"] == sha256_file(tiny_engine_dir / INT8_ONNX)
+    assert entry["sha256"] == sha256_file(int8_engine / INT8_ONNX)
     assert entry["psnr_vs_fp32_db"] >= 40 and entry["holds_quality_bar"] is True
-    ops = [n.op_type for n in onnx.load(str(tiny_engine_dir / INT8_ONNX)).graph.node]
+    ops = [n.op_type for n in onnx.load(str(int8_engine / INT8_ONNX)).graph.node]
     assert ops.count("QuantizeLinear") >= 14 and "Round" in ops  # convs quantized, pixel work kept
-    graph = onnx.load(str(tiny_engine_dir / INT8_ONNX)).graph
+    graph = onnx.load(str(int8_engine / INT8_ONNX)).graph
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
 
 
 @pytest.mark.parametrize("engine", ["tiny", "tiny-canny"])
-def test_openvino_int8_quality_and_batch_independence(tiny_engines_root, engine):
-    engine_dir = tiny_engines_root / engine
+def test_openvino_int8_quality_and_batch_independence(int8_root, engine):
+    engine_dir = int8_root / engine
     transform = read_metadata(engine_dir).transform
     batch = np.stack([transform(f) for f in frames(8, seed=9)])  # what the server feeds it
     int8 = load_backend(engine_dir, "openvino-int8")
@@ -51,8 +65,8 @@ def test_openvino_int8_quality_and_batch_independence(tiny_engines_root, engine)
 
 
 @pytest.mark.skipif(not cpu_has_vnni(), reason="auto prefers int8 only on CPUs with VNNI")
-def test_auto_prefers_int8_on_this_cpu(tiny_engine_dir):
-    info = load_backend(tiny_engine_dir).info
+def test_auto_prefers_int8_on_this_cpu(int8_engine):
+    info = load_backend(int8_engine).info
     assert (info.backend, info.precision) == ("openvino", "int8")
 
 
@@ -72,8 +86,8 @@ def test_engine_without_int8(tmp_path):
     assert load_backend(engine).info.precision != "int8"
 
 
-def test_calibration_frames_of_any_size_go_through_the_transform(tiny_engines_root, tmp_path):
-    engine = shutil.copytree(tiny_engines_root / "tiny-canny", tmp_path / "canny")
+def test_calibration_frames_of_any_size_go_through_the_transform(int8_root, tmp_path):
+    engine = shutil.copytree(int8_root / "tiny-canny", tmp_path / "canny")
     meta = read_metadata(engine)
     camera = [np.full((90, 160, 3), v, np.uint8) for v in (0, 128)] + list(frames(2, size=200))
     prepared = prepare_calibration(meta, camera)
@@ -94,7 +108,7 @@ def test_reexport_removes_stale_artifacts(engine_copy):
 
 
 @pytest.mark.data
-def test_int8_holds_the_bar_on_real_photos_and_label_maps(tiny_engine_dir, shared_data):
+def test_int8_holds_the_bar_on_real_photos_and_label_maps(int8_engine, shared_data):
     """Calibrated on synthetic frames only, the int8 graph still holds 40 dB on real images."""
     import cv2
 
@@ -106,5 +120,5 @@ def test_int8_holds_the_bar_on_real_photos_and_label_maps(tiny_engine_dir, share
         width = image.shape[1] // 2
         halves += [cv2.resize(image[:, :width], (128, 128)), cv2.resize(image[:, width:], (128, 128))]
     batch = np.stack(halves)
-    got = load_backend(tiny_engine_dir, "openvino-int8").infer(batch)
-    assert psnr(got, load_backend(tiny_engine_dir, "onnxruntime").infer(batch)) >= 40
+    got = load_backend(int8_engine, "openvino-int8").infer(batch)
+    assert psnr(got, load_backend(int8_engine, "onnxruntime").infer(batch)) >= 40
