@@ -11,6 +11,7 @@ folds BatchNorm into the convolutions itself when it loads the graph.
 """
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import io
 import os
@@ -46,6 +47,18 @@ def _check_size(generator: torch.nn.Module, width: int, height: int) -> None:
     if width <= 0 or height <= 0 or width % divisor or height % divisor:
         raise ExportError(f"input size {width}x{height} does not suit {getattr(config, 'netG', 'this generator')}: "
                           f"width and height must be positive multiples of {divisor}")
+
+
+def _cpu_copy(generator: torch.nn.Module) -> torch.nn.Module:
+    # Copy first: FrameTranslator switches to eval mode and export needs CPU fp32, neither of
+    # which may leak into a generator a training loop is still using.
+    config = getattr(generator, "config", None)
+    if hasattr(config, "to_dict"):
+        copy_ = type(generator)(**config.to_dict())
+        copy_.load_state_dict({k: v.detach().to("cpu", torch.float32) if v.is_floating_point() else v.cpu()
+                               for k, v in generator.state_dict().items()})
+        return copy_
+    return copy.deepcopy(generator).cpu().to(torch.float32)
 
 
 def _versions() -> dict[str, str]:
@@ -123,7 +136,8 @@ def export_generator(generator: torch.nn.Module, out_dir: str | os.PathLike, *, 
                      calibration: np.ndarray | None = None) -> Path:
     """Writes model.onnx, engine.json and README.md into ``out_dir`` (created; an engine already
     there is replaced) and returns ``out_dir``. ``input_size`` is an int (square) or (width,
-    height). The generator is exported in eval mode; the caller's module is left in eval mode.
+    height). A CPU fp32 copy of the generator is exported in eval mode; the caller's module is
+    left as it was (device, dtype and train/eval mode), so exporting mid-training is safe.
     ``int8`` adds model.int8.onnx (engines.int8), calibrated on ``calibration`` (camera-like
     uint8 RGB frames of any size; resized, then the input transform is applied) or on synthetic
     frames."""
@@ -133,7 +147,7 @@ def export_generator(generator: torch.nn.Module, out_dir: str | os.PathLike, *, 
     _check_size(generator, width, height)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    translator = FrameTranslator(generator.cpu().to(torch.float32))
+    translator = FrameTranslator(_cpu_copy(generator))
     onnx_path = out_dir / MODEL_ONNX
     _write_onnx(translator, onnx_path, width, height)
     config = getattr(generator, "config", None)

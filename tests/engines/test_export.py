@@ -85,3 +85,13 @@ def test_export_checkpoint_carries_its_settings(tmp_path):
 def test_engine_files_are_world_readable(tiny_engine_dir):
     for name in ("model.onnx", "engine.json", "README.md"):
         assert (tiny_engine_dir / name).stat().st_mode & 0o044 == 0o044, name
+
+
+def test_export_leaves_a_training_generator_untouched(tmp_path):
+    torch = pytest.importorskip("torch")
+    generator = synthetic_generator(seed=8).train()
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    export_generator(generator, tmp_path / "mid", name="mid", input_size=128)
+    assert generator.training  # still in train mode for the loop that owns it
+    for key, value in generator.state_dict().items():
+        assert torch.equal(value, before[key]), key
