@@ -83,3 +83,19 @@ def test_auto_skips_tensorrt_on_a_cpu_host(tiny_engine_dir):
 
     backend = load_backend(tiny_engine_dir, "auto")
     assert backend.info.backend != "tensorrt"
+
+
+def test_strongly_typed_network_flag_per_tensorrt_major():
+    """Unit test of the version switch alone (a stand-in module with TensorRT's two names)."""
+    import enum
+    import types
+
+    from engines.tensorrt_build import _network_flags
+
+    class Flag(enum.IntEnum):
+        STRONGLY_TYPED = 5
+
+    trt10 = types.SimpleNamespace(__version__="10.8.0.43", NetworkDefinitionCreationFlag=Flag)
+    trt11 = types.SimpleNamespace(__version__="11.1.0.2")
+    assert _network_flags(trt10) == 1 << 5
+    assert _network_flags(trt11) == 0  # strongly typed is the only mode in TensorRT 11
