@@ -6,16 +6,21 @@ never imports them (and never pays for importing them).
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engines.backend import Backend
-from engines.errors import BackendUnavailableError, EngineError, EngineNotFoundError
+from engines.errors import (BackendUnavailableError, EngineError, EngineNotFoundError,
+                            EngineVersionMismatchError)
 from engines.hardware import cpu_has_bf16, cpu_has_vnni, tensorrt_gpu_available
 from engines.metadata import ENGINE_JSON, EngineMetadata, read_metadata
 from engines.quality import QUALITY_BAR_DB
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,9 +107,10 @@ def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_ba
                  **options: Any) -> Backend:
     """Loads the engine in ``engine_dir`` with ``backend`` ("auto" or one of BACKENDS). Extra
     keyword options (e.g. ``threads``) go to the backend's constructor. ``auto`` tries
-    auto_order() and moves on when a backend is unavailable here (package missing, no GPU, no
-    TensorRT plan for this GPU); errors in the engine itself (missing or corrupt files, metadata
-    that does not match the graph) are raised at once."""
+    auto_order() and moves on when a backend is unavailable here (package missing, no GPU, an
+    artifact missing or below the quality bar) or its TensorRT plan was built for another GPU /
+    TensorRT version (logged with the rebuild command); errors in the engine itself (missing or
+    corrupt files, metadata that does not match the graph) are raised at once."""
     engine_dir = Path(engine_dir)
     if not engine_dir.is_dir():
         raise EngineNotFoundError(f"engine directory not found: {engine_dir}")
@@ -118,6 +124,10 @@ def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_ba
         try:
             return _load_one(name, engine_dir, metadata, max_batch, options, auto=True)
         except BackendUnavailableError as exc:
+            reasons.append(f"{name}: {exc}")
+        except EngineVersionMismatchError as exc:
+            # A plan for another GPU / TensorRT: serve with the next backend, but say how to fix it.
+            log.warning("%s; using the next backend for now", exc)
             reasons.append(f"{name}: {exc}")
     raise BackendUnavailableError(f"no backend can run {engine_dir} here: " + "; ".join(reasons))
 

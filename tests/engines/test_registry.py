@@ -133,3 +133,23 @@ def test_onnxruntime_backend_does_not_import_torch(tiny_engine_dir):
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_auto_serves_with_the_next_backend_when_the_plan_is_for_another_gpu(
+        tiny_engine_dir, monkeypatch, caplog):
+    """Unit test of the fallback alone: a stand-in tensorrt backend that reports a mismatch."""
+    from engines.errors import EngineVersionMismatchError
+
+    real_load = registry._load_one
+
+    def load(name, *args, **kwargs):
+        if name == "tensorrt":
+            raise EngineVersionMismatchError("plan for sm86; rebuild with: pix2pix-export ...")
+        return real_load(name, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "auto_order", lambda: ("tensorrt", "onnxruntime"))
+    monkeypatch.setattr(registry, "_load_one", load)
+    assert load_backend(tiny_engine_dir).info.backend == "onnxruntime"
+    assert "rebuild with" in caplog.text
+    with pytest.raises(EngineVersionMismatchError):
+        load_backend(tiny_engine_dir, "tensorrt")
