@@ -51,13 +51,12 @@ class Slot:
         self._open = True
 
     def submit(self, frame: np.ndarray) -> concurrent.futures.Future:
-        self._release()
-        return self._batcher._enqueue(frame)
+        if not self._open:
+            raise RuntimeError("this slot was already submitted or cancelled")
+        self._open = False
+        return self._batcher._enqueue(frame, announced=True)
 
     def cancel(self) -> None:
-        self._release()
-
-    def _release(self) -> None:
         if self._open:
             self._open = False
             self._batcher._arrived()
@@ -105,10 +104,13 @@ class Batcher:
             self._coming -= 1
             self._cond.notify_all()
 
-    def _enqueue(self, frame: np.ndarray) -> concurrent.futures.Future:
+    def _enqueue(self, frame: np.ndarray, announced: bool) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
-        with self._cond:
+        with self._cond:  # one lock and one wake-up for "arrived" and "queued" together
+            if announced:
+                self._coming -= 1
             if self._closing and not self._thread.is_alive():
+                self._cond.notify_all()
                 raise ShuttingDownError("server is shutting down")
             self._queue.append(_Item(frame, future, time.perf_counter()))
             self._cond.notify_all()
@@ -150,7 +152,7 @@ class Batcher:
             return
         inference_s = time.perf_counter() - start
         waits = [start - item.enqueued for item in batch]
+        if self._observer is not None:  # before the results: a reply never outruns its metrics
+            self._observer(len(batch), waits, inference_s)
         for item, output, wait in zip(batch, outputs, waits):
             item.future.set_result(BatchResult(output, wait, inference_s, len(batch)))
-        if self._observer is not None:
-            self._observer(len(batch), waits, inference_s)
