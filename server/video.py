@@ -143,6 +143,8 @@ class VideoJob:
             except av.error.FFmpegError as exc:
                 raise VideoInputError(f"decoding stopped after frame {self.frames_in}: "
                                       f"{_reason(exc, logs)}") from None
+            if self.frames_in == 0:
+                raise VideoInputError("the upload holds no decodable video frame")
             demuxer_errors = [message.strip() for _, name, message in logs
                               if name == container.format.name]
             if demuxer_errors or self.frames_in < self._frames_total:
