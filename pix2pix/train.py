@@ -78,8 +78,11 @@ class Trainer:
         self.sampler.set_epoch(self.progress.epoch)
         self.train_set.set_epoch(self.progress.epoch)
         order = list(self.sampler)[self.progress.batch_in_epoch * self.config.batch_size:]
+        # A loader draws its workers' base seed from the global RNG unless given a generator;
+        # that draw would shift the dropout stream of a resumed run, so it gets its own.
+        seeds = torch.Generator().manual_seed(self.config.seed * 100_003 + self.progress.epoch)
         return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=order,
-                          num_workers=self.config.workers, drop_last=False)
+                          num_workers=self.config.workers, drop_last=False, generator=seeds)
 
     def _train_epoch(self) -> bool:
         """Trains the rest of the current epoch; False when max_steps stopped it."""

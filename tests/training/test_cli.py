@@ -1,0 +1,137 @@
+"""pix2pix-train and pix2pix-eval end to end on tiny real runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engines.metadata import read_metadata
+from pix2pix.checkpoint import load_generator
+from pix2pix.cli import evaluate as eval_cli
+from pix2pix.cli import train as train_cli
+from tests.media import make_clip
+from tests.training.helpers import make_aligned_folder
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--crop-size", "128", "--no-progress"]
+
+
+def test_help_explains_data_kinds_and_defaults():
+    out = subprocess.run([sys.executable, "-m", "pix2pix.cli.train", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    for phrase in ("--data", "aligned", "A/ and B/", "video", "--input-transform", "--resume",
+                   "--epochs-decay", "--val-fraction", "--no-engine", "--plain", "torchrun"):
+        assert phrase in out
+    out = subprocess.run([sys.executable, "-m", "pix2pix.cli.evaluate", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "contact sheet" in out and "SSIM" in out
+
+
+def test_tiny_training_run_writes_checkpoint_tensorboard_and_engine(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=5)
+    out = tmp_path / "runs" / "tiny"
+    code = train_cli.main(["--data", str(data), "--out", str(out), *TINY, "--epochs", "1",
+                           "--epochs-decay", "1", "--val-fraction", "0.4", "--log-every", "1",
+                           "--direction", "BtoA"])
+    assert code == 0, capsys.readouterr().err
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    generator, info = load_generator(out / "latest.pt")
+    assert info["direction"] == "BtoA" and info["image_size"] == 128
+    assert "pix2pix-train --data" in info["train_config"]["command_line"]
+    assert (out / "best.pt").is_file()
+    meta = read_metadata(out / "engine")
+    assert (out / "engine" / "model.onnx").is_file()
+    assert meta.name == "tiny" and meta.input_width == 128 and meta.direction == "BtoA"
+    assert meta.training["epochs"] == 2 and set(meta.training["val_metrics"]) == {"l1", "psnr", "ssim"}
+    assert "trained 6 steps" in capsys.readouterr().out
+
+
+def test_tensorboard_holds_losses_lr_validation_and_grid(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    data = make_aligned_folder(tmp_path / "data", count=5)
+    out = tmp_path / "run"
+    assert train_cli.main(["--data", str(data), "--out", str(out), *TINY, "--epochs", "1",
+                           "--epochs-decay", "0", "--val-fraction", "0.4", "--log-every", "1",
+                           "--no-engine"]) == 0
+    acc = EventAccumulator(str(out / "tensorboard")).Reload()
+    tags = acc.Tags()
+    assert {"loss/G_GAN", "loss/G_L1", "loss/D_real", "loss/D_fake", "lr", "val/L1", "val/PSNR",
+            "val/SSIM"} <= set(tags["scalars"])
+    assert tags["images"] == ["val/input|output|target"]
+    image = acc.Images("val/input|output|target")[0]
+    assert image.width == 3 * 128 + 4 and image.height == 2 * 128 + 2  # 2 rows: 2 val samples
+
+
+def test_video_training_stores_the_input_transform(tmp_path):
+    clip = make_clip(tmp_path / "person.mp4", frames=6, width=64, height=48)
+    out = tmp_path / "edges"
+    assert train_cli.main(["--data", str(clip), "--out", str(out), *TINY, "--epochs", "1",
+                           "--epochs-decay", "0", "--transform-param", "low=50",
+                           "--transform-param", "high=120", "--no-engine"]) == 0
+    _, info = load_generator(out / "latest.pt")
+    assert info["input_transform"] == {"name": "canny", "params": {"low": 50, "high": 120}}
+    assert info["train_config"]["data"]["mode"] == "video"
+
+
+def test_bad_data_exits_with_a_message_naming_the_file(tmp_path, capsys):
+    folder = make_aligned_folder(tmp_path / "data", count=2)
+    Image.new("RGB", (101, 50)).save(folder / "odd.png")
+    assert train_cli.main(["--data", str(folder), "--out", str(tmp_path / "r"), *TINY]) == 3
+    err = capsys.readouterr().err
+    assert "odd.png" in err and "odd width" in err and "Traceback" not in err
+
+
+def test_bad_settings_exit_with_usage_errors(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    assert train_cli.main(["--data", str(data), "--crop-size", "100", "--out",
+                           str(tmp_path / "r")]) == 2
+    assert "multiple of 256" in capsys.readouterr().err
+    assert train_cli.main(["--data", str(data), *TINY, "--input-transform", "sobel", "--out",
+                           str(tmp_path / "r")]) == 2
+    assert "sobel" in capsys.readouterr().err
+
+
+def test_existing_run_needs_resume(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
+            "--epochs-decay", "0", "--no-engine"]
+    assert train_cli.main(argv) == 0
+    assert train_cli.main(argv) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert train_cli.main(argv + ["--resume", "--epochs", "2"]) == 0
+
+
+def test_eval_cli_scores_a_checkpoint_and_writes_a_contact_sheet(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=4)
+    out = tmp_path / "run"
+    assert train_cli.main(["--data", str(data), "--out", str(out), *TINY, "--epochs", "1",
+                           "--epochs-decay", "0", "--no-engine"]) == 0
+    capsys.readouterr()
+    sheet = tmp_path / "sheet.png"
+    assert eval_cli.main([str(out / "latest.pt"), "--data", str(data), "--sheet", str(sheet),
+                          "--sheet-rows", "3", "--json", "--no-progress"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["count"] == 4 and 0 < result["l1"] < 2 and -1 <= result["ssim"] <= 1
+    image = np.asarray(Image.open(sheet))
+    assert image.shape == (3 * 128 + 2 * 2, 3 * 128 + 2 * 2, 3)
+
+
+def test_eval_cli_reports_a_missing_checkpoint(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=2)
+    assert eval_cli.main([str(tmp_path / "nope.pt"), "--data", str(data)]) == 4
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_console_script_runs(tmp_path):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    exe = Path(sys.executable).with_name("pix2pix-train")
+    proc = subprocess.run([str(exe), "--data", str(data), "--out", str(tmp_path / "r"), *TINY,
+                           "--epochs", "1", "--epochs-decay", "0", "--no-engine"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
