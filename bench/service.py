@@ -173,7 +173,7 @@ async def compare(port: int, backend, args) -> list[tuple]:
                   file=sys.stderr)
             bare, served = Tally(), Tally()
             bare_stretch(backend, batch, 4 * batch, args.size, pause)  # warm this batch size
-            stretch = max(4 * streams * inflight, args.frames // args.rounds)
+            stretch = max(2 * streams * inflight, args.frames // args.rounds)
             for _ in range(args.rounds):
                 bare.add(*bare_stretch(backend, batch, stretch, args.size, pause))
                 served.add(*await served_stretch(stub, "bench", streams, stretch, inflight,
@@ -233,7 +233,7 @@ def main() -> int:
     parser.add_argument("--ngf", type=int, default=16, help="generator width of the main engine")
     parser.add_argument("--threads", type=int, default=2, help="inference threads, bare and served")
     parser.add_argument("--frames", type=int, default=400, help="frames per side of each row")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating stretches per row")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating stretches per row")
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--max-delay-ms", type=float, default=5.0)
     parser.add_argument("--inflight", type=int, default=4, help="frames in flight per stream")
