@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,10 @@ class Server:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
@@ -88,6 +94,7 @@ class Tally:
 
     def __init__(self):
         self.frames, self.seconds, self.latencies, self.overheads = 0, 0.0, [], []
+        self.cpu_s = 0.0  # CPU time of every process involved (bare: this one; served: both)
 
     def add(self, frames: int, seconds: float, latencies: list[float], overheads=()) -> None:
         self.frames += frames
@@ -97,6 +104,9 @@ class Tally:
 
     def row(self) -> tuple[float, float, float]:
         return (self.frames / self.seconds, *percentiles(self.latencies))
+
+    def cpu_ms_per_frame(self) -> float:
+        return self.cpu_s / self.frames * 1000
 
     def overhead_p50(self) -> float:
         return percentiles(self.overheads)[0] if self.overheads else float("nan")
@@ -157,12 +167,17 @@ async def served_stretch(stub, model: str, streams: int, frames: int, inflight: 
     return per_stream * streams, time.perf_counter() - start, latencies, overheads
 
 
-async def compare(port: int, backend, args) -> list[tuple]:
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def compare(server: "Server", backend, args) -> list[tuple]:
     """Rows (name, bare name, bare (fps, p50, p99), served (fps, p50, p99), kind)."""
     runs = [  # streams, in flight, bare batch, pause
         (1, 1, 1, PAUSE_S), (1, args.inflight, 1, 0.0), (4, args.inflight, 4, 0.0),
         (16, args.inflight, args.max_batch, 0.0)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=[
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.max_send_message_length", 64 << 20)]) as channel:
         stub = pb_grpc.TranslatorStub(channel)
@@ -175,12 +190,17 @@ async def compare(port: int, backend, args) -> list[tuple]:
             bare_stretch(backend, batch, 4 * batch, args.size, pause)  # warm this batch size
             stretch = max(2 * streams * inflight, args.frames // args.rounds)
             for _ in range(args.rounds):
+                before = own_cpu_s()
                 bare.add(*bare_stretch(backend, batch, stretch, args.size, pause))
+                bare.cpu_s += own_cpu_s() - before
+                before = own_cpu_s() + server.cpu_s()
                 served.add(*await served_stretch(stub, "bench", streams, stretch, inflight,
                                                  args.size, pause))
+                served.cpu_s += own_cpu_s() + server.cpu_s() - before
             bare_name = f"batch {batch}" + (", paced" if pause else "")
             name = f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight"
-            rows.append((name, bare_name, bare.row(), served.row(), pause, served.overhead_p50()))
+            rows.append((name, bare_name, bare.row(), served.row(), pause, served.overhead_p50(),
+                         bare.cpu_ms_per_frame(), served.cpu_ms_per_frame()))
     return rows
 
 
@@ -214,17 +234,20 @@ def print_table(rows: list[tuple], args) -> None:
           f"inference threads, max batch {args.max_batch}, max delay {args.max_delay_ms} ms, "
           f"{args.rounds} alternating stretches per row\n")
     print(f"| {'service run':<24} | {'fps':>6} | {'p50 ms':>6} | {'p99 ms':>7} "
-          f"| {'not infer':>9} | {'bare backend':<15} | {'fps':>6} | {'p50 ms':>6} "
-          f"| {'p99 ms':>6} | {'served/bare':>13} |")
-    print(f"|{'-' * 26}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 11}|{'-' * 17}|{'-' * 8}|"
-          f"{'-' * 8}|{'-' * 8}|{'-' * 15}|")
-    for name, bare_name, (bfps, bp50, bp99), (sfps, sp50, sp99), paced, overhead in rows:
+          f"| {'not infer':>9} | {'cpu/frame':>9} | {'bare backend':<15} | {'fps':>6} "
+          f"| {'p50 ms':>6} | {'p99 ms':>6} | {'cpu/frame':>9} | {'served/bare':>13} |")
+    print(f"|{'-' * 26}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 17}|"
+          f"{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 11}|{'-' * 15}|")
+    for (name, bare_name, (bfps, bp50, bp99), (sfps, sp50, sp99), paced, overhead, bcpu,
+         scpu) in rows:
         verdict = f"p50 {sp50 - bp50:+.2f} ms" if paced else f"{sfps / bfps:.2f}x fps"
         print(f"| {name:<24} | {sfps:6.1f} | {sp50:6.2f} | {sp99:7.2f} | {overhead:9.2f} "
-              f"| {bare_name:<15} | {bfps:6.1f} | {bp50:6.2f} | {bp99:6.2f} | {verdict:>13} |")
+              f"| {scpu:9.2f} | {bare_name:<15} | {bfps:6.1f} | {bp50:6.2f} | {bp99:6.2f} "
+              f"| {bcpu:9.2f} | {verdict:>13} |")
     print("\nnot infer: p50 of each frame's latency minus its batch's inference time as the "
-          "server measured it (transport, queues, hops, client); immune to the machine's load "
-          "moving inference time between the bare and served stretches.")
+          "server measured it (transport, queues, hops, client).\ncpu/frame: CPU ms per frame of "
+          "every process involved (served: server + client; bare: the backend alone).\nBoth "
+          "hold on a busy machine, where wall-clock ratios mostly measure who got the cores.")
 
 
 def main() -> int:
@@ -252,7 +275,7 @@ def main() -> int:
         server = Server(engines, args)
         try:
             with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads) as bare:
-                rows = asyncio.run(compare(server.port, bare, args))
+                rows = asyncio.run(compare(server, bare, args))
         finally:
             server.stop()
         print("soak ...", file=sys.stderr)
