@@ -19,7 +19,10 @@ def start(engines_root: Path, **options):
     from server.app import start_server
     from server.config import ServerConfig
 
-    options = {"address": "127.0.0.1:0", "metrics_port": 0, "grace_s": 0.5, **options}
+    # An explicit fp32 backend: tests compare served frames with local ONNX Runtime inference,
+    # and `auto` may pick a bf16 or int8 route on CPUs that have them.
+    options = {"address": "127.0.0.1:0", "metrics_port": 0, "grace_s": 0.5,
+               "backend": "onnxruntime", **options}
     return start_server(ServerConfig(engines_dir=engines_root, **options))
 
 
