@@ -25,9 +25,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from pix2pix.data import to_tensor  # noqa: E402
 from pix2pix.gan import Pix2PixModel  # noqa: E402
 from pix2pix.models import PatchDiscriminator, UnetGenerator  # noqa: E402
-from pix2pix.performance import Performance, cpu_has_fast_bf16  # noqa: E402
+from pix2pix.performance import Performance, cpu_has_fast_bf16, default_performance  # noqa: E402
 
 FACADES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facades" / "train"
 
@@ -57,8 +58,7 @@ def real_batches(n: int, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
             b = np.asarray(Image.fromarray(img[:, :w]).resize((size, size)))
         else:
             a, b = (rng.integers(0, 256, (size, size, 3), dtype=np.uint8) for _ in range(2))
-        to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa
-        batches.append((to_t(a), to_t(b)))
+        batches.append((to_tensor(a)[None], to_tensor(b)[None]))
     return batches
 
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size", type=int, default=256, help="image size (default model: 256)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--compile", action="store_true",
-                        help="also time torch.compile of the fastest setting (slow to compile)")
+                        help="also time torch.compile of G and D with the CPU default (slow to compile)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -108,8 +108,10 @@ def main(argv: list[str] | None = None) -> None:
           f"unet_256 ngf 64 + 70x70 PatchGAN, {args.steps} timed steps after {args.warmup} warm-up")
     rows = []
     base = None
-    for name, perf in variants + ([("torch.compile + " + variants[-1][0], variants[-1][1])]
-                                  if args.compile else []):
+    if args.compile:
+        variants.append(("torch.compile + CPU default", default_performance(torch.device("cpu"))))
+    variants.append(("pix2pix-train CPU default", default_performance(torch.device("cpu"))))
+    for name, perf in variants:
         its, losses = run_variant(perf, init, batches, args.warmup, name.startswith("torch.compile"))
         if base is None:
             base = (its, losses)

@@ -132,6 +132,6 @@ def test_console_script_runs(tmp_path):
     data = make_aligned_folder(tmp_path / "data", count=3)
     exe = Path(sys.executable).with_name("pix2pix-train")
     proc = subprocess.run([str(exe), "--data", str(data), "--out", str(tmp_path / "r"), *TINY,
-                           "--epochs", "1", "--epochs-decay", "0", "--no-engine"],
+                           "--epochs", "1", "--epochs-decay", "0", "--no-engine", "--threads", "1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
     data = make_aligned_folder(tmp_path / "data", count=8)
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # torchrun would set it too
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
          str(ROOT / "tests" / "training" / "ddp_worker.py"), str(data), str(out)],
