@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as pix2pix-train; see pix2pix/__init__.py
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -41,6 +43,7 @@ VARIANTS: list[tuple[str, Performance]] = [
     ("bf16 + fused Adam", Performance(precision="bf16", fused_adam=True)),
     ("bf16 + channels_last + fused Adam", Performance(precision="bf16", channels_last=True,
                                                       fused_adam=True)),
+    ("bf16 + fused Adam, 1 thread", Performance(precision="bf16", fused_adam=True)),
 ]
 
 
@@ -62,24 +65,42 @@ def real_batches(n: int, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return batches
 
 
-def run_variant(perf: Performance, init: tuple[dict, dict], batches, warmup: int,
-                compile_model: bool = False) -> tuple[float, np.ndarray]:
-    g, d = UnetGenerator(), PatchDiscriminator()
-    g.load_state_dict(init[0])
-    d.load_state_dict(init[1])
-    model = Pix2PixModel(g, d, perf=perf)
-    if compile_model:
-        model.G, model.D = torch.compile(model.G), torch.compile(model.D)
-    model.train()
-    torch.manual_seed(1)  # same dropout masks in every variant
-    losses = []
-    for a, b in batches[:warmup]:
-        model.train_step(a, b)
-    start = time.perf_counter()
-    for a, b in batches[warmup:]:
-        losses.append(list(model.train_step(a, b).as_floats().values()))
-    elapsed = time.perf_counter() - start
-    return (len(batches) - warmup) / elapsed, np.array(losses)
+class Variant:
+    """One speed setting with its own model copy and its own dropout RNG stream, so that the
+    variants can be stepped in interleaved rounds and still see identical random numbers."""
+
+    def __init__(self, name: str, perf: Performance, init: tuple[dict, dict], compile_model=False):
+        g, d = UnetGenerator(), PatchDiscriminator()
+        g.load_state_dict(init[0])
+        d.load_state_dict(init[1])
+        self.name, self.perf = name, perf
+        self.model = Pix2PixModel(g, d, perf=perf)
+        if compile_model:
+            self.model.G, self.model.D = torch.compile(self.model.G), torch.compile(self.model.D)
+        self.model.train()
+        torch.manual_seed(1)
+        self.rng = torch.get_rng_state()
+        self.seconds: list[float] = []
+        self.losses: list[list[float]] = []
+
+    def run(self, batches, timed: bool) -> None:
+        threads = torch.get_num_threads()
+        if self.name.endswith("1 thread"):
+            torch.set_num_threads(1)
+        torch.set_rng_state(self.rng)
+        for a, b in batches:
+            start = time.perf_counter()
+            losses = self.model.train_step(a, b).as_floats()
+            elapsed = time.perf_counter() - start
+            if timed:
+                self.seconds.append(elapsed)
+                self.losses.append(list(losses.values()))
+        self.rng = torch.get_rng_state()
+        torch.set_num_threads(threads)
+
+    @property
+    def its(self) -> float:
+        return 1.0 / float(np.median(self.seconds))
 
 
 def drift(losses: np.ndarray, base: np.ndarray, column: slice) -> float:
@@ -90,7 +111,8 @@ def drift(losses: np.ndarray, base: np.ndarray, column: slice) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=12, help="timed iterations per variant")
+    parser.add_argument("--steps", type=int, default=24, help="timed iterations per variant")
+    parser.add_argument("--round", type=int, default=4, help="iterations per variant per round")
     parser.add_argument("--warmup", type=int, default=3, help="untimed iterations first")
     parser.add_argument("--size", type=int, default=256, help="image size (default model: 256)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
@@ -106,23 +128,32 @@ def main(argv: list[str] | None = None) -> None:
         print("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows are emulated")
     print(f"torch {torch.__version__}, {args.threads} threads, batch 1, {args.size}x{args.size}, "
           f"unet_256 ngf 64 + 70x70 PatchGAN, {args.steps} timed steps after {args.warmup} warm-up")
+    variants = [Variant(name, perf, init, name.startswith("torch.compile"))
+                for name, perf in variants]
+    # Warm-up, then rounds: each round steps every variant over the same few batches, so a
+    # change in machine load during the run hits all variants alike.
+    for v in variants:
+        v.run(batches[:args.warmup], timed=False)
+    timed = batches[args.warmup:]
+    for start in range(0, len(timed), args.round):
+        for v in variants:
+            v.run(timed[start:start + args.round], timed=True)
+        print(f"  round {start // args.round + 1}: "
+              + ", ".join(f"{v.its:.2f}" for v in variants), flush=True)
+    base = variants[0]
+    default = default_performance(torch.device("cpu"))
+    base_losses = np.array(base.losses)
     rows = []
-    base = None
-    if args.compile:
-        variants.append(("torch.compile + CPU default", default_performance(torch.device("cpu"))))
-    variants.append(("pix2pix-train CPU default", default_performance(torch.device("cpu"))))
-    for name, perf in variants:
-        its, losses = run_variant(perf, init, batches, args.warmup, name.startswith("torch.compile"))
-        if base is None:
-            base = (its, losses)
-        rows.append((name, its, its / base[0], drift(losses, base[1], slice(1, 2)),
-                     drift(losses, base[1], slice(2, 4)), losses[-1]))
-        print(f"  measured {name}: {its:.2f} it/s", flush=True)
+    for v in variants:
+        losses = np.array(v.losses)
+        name = v.name + (" [default]" if v.perf == default and v.name == "bf16 + fused Adam" else "")
+        rows.append((name, v.its, v.its / base.its, drift(losses, base_losses, slice(1, 2)),
+                     drift(losses, base_losses, slice(2, 4)), losses[-1]))
     print()
-    print(f"| {'variant':<40} | it/s | vs baseline | G_L1 drift | D drift | last G_GAN/G_L1/D_real/D_fake |")
-    print(f"|{'-' * 42}|------|-------------|------------|---------|-------------------------------|")
+    print(f"| {'variant':<44} | it/s | vs baseline | G_L1 drift | D drift | last G_GAN/G_L1/D_real/D_fake |")
+    print(f"|{'-' * 46}|------|-------------|------------|---------|-------------------------------|")
     for name, its, ratio, dl1, dd, last in rows:
-        print(f"| {name:<40} | {its:4.2f} | {ratio:10.2f}x | {dl1:9.2%} | {dd:6.2%} | "
+        print(f"| {name:<44} | {its:4.2f} | {ratio:10.2f}x | {dl1:9.2%} | {dd:6.2%} | "
               f"{' / '.join(f'{v:.3f}' for v in last)} |")
 
 

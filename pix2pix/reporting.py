@@ -33,7 +33,9 @@ def evaluate(generate, dataset, batch_size: int = 4, keep: int = 0, progress: bo
     totals = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}
     kept: list[np.ndarray] = []
     count = 0
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    # Its own generator: a loader otherwise draws a seed from the global RNG (dropout's stream).
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
+                        generator=torch.Generator().manual_seed(0))
     if progress:
         from tqdm import tqdm
         loader = tqdm(loader, desc="evaluating", unit="batch")
