@@ -142,12 +142,12 @@ def resolve_data(path: str | Path, mode: str = "auto") -> SourceSpec:
     if not path.is_dir():
         raise DataError(f"{path} is a file, but data mode {mode!r} needs a folder", path)
     pair_dirs = _pair_folders(path)
+    if not pair_dirs and not list_images(path) and (path / "train").is_dir():
+        return resolve_data(path / "train", mode)
     if mode == "pairs" or (mode == "auto" and pair_dirs):
         if not pair_dirs:
             raise DataError(f"{path} has no A/ and B/ subfolders of pairs", path)
         return SourceSpec("pairs", pair_dirs)
-    if mode == "auto" and not list_images(path) and (path / "train").is_dir():
-        return resolve_data(path / "train", mode)
     return SourceSpec("aligned", (path,))
 
 

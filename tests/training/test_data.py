@@ -187,3 +187,11 @@ def test_file_without_video_stream_and_garbage_file(tmp_path):
     garbage.write_bytes(b"\0" * 100)
     with pytest.raises(VideoError, match="garbage.mp4"):
         build_datasets(DataConfig(str(garbage)))
+
+
+def test_explicit_mode_also_looks_into_a_lone_train_folder(tmp_path):
+    make_aligned_folder(tmp_path / "set" / "train", count=2)
+    spec = resolve_data(tmp_path / "set", "aligned")
+    assert spec.paths == (tmp_path / "set" / "train",)
+    train, _ = build_datasets(DataConfig(str(tmp_path / "set"), mode="aligned", val_fraction=0))
+    assert len(train) == 2
