@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     init = (copy.deepcopy(UnetGenerator().state_dict()), copy.deepcopy(PatchDiscriminator().state_dict()))
     batches = real_batches(args.warmup + args.steps, args.size)
     variants = list(VARIANTS)
+    if args.compile:
+        variants.append(("torch.compile + bf16 + fused Adam", default_performance(torch.device("cpu"))))
     if not cpu_has_fast_bf16():
         print("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows are emulated")
     print(f"torch {torch.__version__}, {args.threads} threads, batch 1, {args.size}x{args.size}, "
