@@ -10,6 +10,7 @@ against the baseline's.
 
     .venv/bin/python bench/train.py                 # default model: unet_256, ngf 64, 256x256
     .venv/bin/python bench/train.py --steps 20 --compile
+    .venv/bin/python bench/train.py --json out/train.json   # also write the rows (bench/run_all.py)
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from pix2pix.data import to_tensor  # noqa: E402
 from pix2pix.gan import Pix2PixModel  # noqa: E402
 from pix2pix.models import PatchDiscriminator, UnetGenerator  # noqa: E402
 from pix2pix.performance import Performance, cpu_has_fast_bf16, default_performance  # noqa: E402
+from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 FACADES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facades" / "train"
 
@@ -118,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads")
     parser.add_argument("--compile", action="store_true",
                         help="also time torch.compile of G and D with the CPU default (slow to compile)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -149,14 +152,25 @@ def main(argv: list[str] | None = None) -> None:
     for v in variants:
         losses = np.array(v.losses)
         name = v.name + (" [default]" if v.perf == default and v.name == "bf16 + fused Adam" else "")
-        rows.append((name, v.its, v.its / base.its, drift(losses, base_losses, slice(1, 2)),
-                     drift(losses, base_losses, slice(2, 4)), losses[-1]))
+        rows.append({"variant": name, "its": v.its, "vs_baseline": v.its / base.its,
+                     "g_l1_drift": drift(losses, base_losses, slice(1, 2)),
+                     "d_drift": drift(losses, base_losses, slice(2, 4)),
+                     "last_losses": [float(x) for x in losses[-1]]})
+    print_table(rows)
+    if args.json:
+        write_json(args.json, "train", {**vars(args), "torch": torch.__version__,
+                                        "fast_bf16": cpu_has_fast_bf16()}, rows,
+                   baseline=base.name, unit="it/s", loss_names=["G_GAN", "G_L1", "D_real", "D_fake"])
+
+
+def print_table(rows: list[dict]) -> None:
     print()
     print(f"| {'variant':<44} | it/s | vs baseline | G_L1 drift | D drift | last G_GAN/G_L1/D_real/D_fake |")
     print(f"|{'-' * 46}|------|-------------|------------|---------|-------------------------------|")
-    for name, its, ratio, dl1, dd, last in rows:
-        print(f"| {name:<44} | {its:4.2f} | {ratio:10.2f}x | {dl1:9.2%} | {dd:6.2%} | "
-              f"{' / '.join(f'{v:.3f}' for v in last)} |")
+    for r in rows:
+        print(f"| {r['variant']:<44} | {r['its']:4.2f} | {r['vs_baseline']:10.2f}x | "
+              f"{r['g_l1_drift']:9.2%} | {r['d_drift']:6.2%} | "
+              f"{' / '.join(f'{v:.3f}' for v in r['last_losses'])} |")
 
 
 if __name__ == "__main__":
