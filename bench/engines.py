@@ -3,6 +3,7 @@
     python bench/engines.py                      # unet_256 / ngf 64 at 256x256, batches 1 4 8
     python bench/engines.py --ngf 16 --batches 1  # the realtime preset
     python bench/engines.py --routes onnxruntime torch-bf16 --threads 2
+    python bench/engines.py --json out/engines.json   # also write the rows (bench/run_all.py)
 
 Baseline: PyTorch eager fp32, measured in the same run; every row also shows its ratio against
 ONNX Runtime fp32 and its PSNR against the ONNX Runtime fp32 frames (the quality bar is 40 dB).
@@ -10,6 +11,7 @@ Weights are random (fan-in scaled, random BatchNorm statistics), which costs the
 The int8 graph is the one export makes (engines.int8: static QDQ, synthetic calibration);
 onnxruntime-int8 runs it in ONNX Runtime, openvino-int8 in OpenVINO.
 Routes whose package is missing are reported as such, not silently dropped.
+In the JSON rows a null PSNR means identical frames (printed as inf).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engines.quality import probe_frames, psnr  # noqa: E402
+from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
           "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile", "openvino-int8")
@@ -81,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5,
                         help="timed calls per route and batch; the best one counts")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
 
     import torch
@@ -98,35 +102,56 @@ def main(argv: list[str] | None = None) -> int:
                                       int8=True)
         print(f"{args.netG} ngf {args.ngf} at {args.size}x{args.size}, {args.threads} threads, "
               f"torch {torch.__version__}")
-        backends, outputs = {}, {}
+        backends, outputs, unavailable = {}, {}, {}
         for route in routes:
             try:
                 backends[route] = load_route(route, engine_dir, max(args.batches), args.threads)
             except (EngineError, ImportError) as exc:
                 print(f"  {route}: unavailable ({exc})")
+                unavailable[route] = str(exc)
                 continue
             outputs[route] = backends[route].infer(frames)
             print(f"  {route}: loaded", flush=True)
         per_batch = {b: time_routes(backends, frames, b, args.rounds) for b in args.batches}
         results = {r: {b: per_batch[b][r] for b in args.batches} for r in backends}
-    print_table(results, outputs, args.batches)
+    rows = table_rows(results, outputs, args.batches)
+    print_table(rows, args.batches)
+    if args.json:
+        write_json(args.json, "engines", {**vars(args), "torch": torch.__version__}, rows,
+                   baseline=BASELINE, reference=REFERENCE, ratio_batch=args.batches[-1],
+                   unavailable=unavailable)
     return 0
 
 
-def print_table(results: dict, outputs: dict, batches: list[int]) -> None:
+def table_rows(results: dict, outputs: dict, batches: list[int]) -> list[dict]:
+    """One dict per route: ms per frame and fps per batch, the speed-ups at the last batch
+    against PyTorch eager fp32 and ONNX Runtime fp32, PSNR against ONNX Runtime fp32."""
     base, ref = results.get(BASELINE), results.get(REFERENCE)
+    last = batches[-1]
+    rows = []
+    for route, per_batch in results.items():
+        rows.append({
+            "route": route,
+            "ms_per_frame": {b: 1e3 * per_batch[b] for b in batches},
+            "fps": {b: 1 / per_batch[b] for b in batches},
+            "x_torch": base[last] / per_batch[last] if base else float("nan"),
+            "x_ort": ref[last] / per_batch[last] if ref else float("nan"),
+            "psnr_db": (psnr(outputs[route], outputs[REFERENCE]) if REFERENCE in outputs
+                        else float("nan")),
+        })
+    return rows
+
+
+def print_table(rows: list[dict], batches: list[int]) -> None:
     header = f"{'route':<20}" + "".join(f"{f'b{b} ms/f':>10}{'fps':>7}" for b in batches)
     header += f"{'x torch':>9}{'x ORT':>7}{'PSNR dB':>9}"
     print(header)
     print("-" * len(header))
     last = batches[-1]
-    for route, per_batch in results.items():
-        row = f"{route:<20}" + "".join(f"{1e3 * per_batch[b]:>10.1f}{1 / per_batch[b]:>7.1f}"
-                                       for b in batches)
-        speed_base = base[last] / per_batch[last] if base else float("nan")
-        speed_ref = ref[last] / per_batch[last] if ref else float("nan")
-        quality = psnr(outputs[route], outputs[REFERENCE]) if REFERENCE in outputs else float("nan")
-        row += f"{speed_base:>9.2f}{speed_ref:>7.2f}{quality:>9.1f}"
+    for r in rows:
+        row = f"{r['route']:<20}" + "".join(f"{r['ms_per_frame'][b]:>10.1f}{r['fps'][b]:>7.1f}"
+                                            for b in batches)
+        row += f"{r['x_torch']:>9.2f}{r['x_ort']:>7.2f}{r['psnr_db']:>9.1f}"
         print(row)
     print(f"(ratios at batch {last}: how many times faster than PyTorch eager fp32 / ONNX Runtime "
           "fp32; PSNR against ONNX Runtime fp32 frames, inf = identical)")

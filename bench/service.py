@@ -2,6 +2,7 @@
 
     python bench/service.py                  # 256x256 frames, unet_256 ngf 16 engine, 2 threads
     python bench/service.py --ngf 32 --frames 400 --soak-frames 10000
+    python bench/service.py --json out/service.json   # also write the rows (bench/run_all.py)
 
 pix2pix-serve runs as a subprocess with the engine and thread count of the bare ONNX Runtime
 backend that runs in this process; grpc.aio streams of raw RGB frames drive the server from
@@ -40,6 +41,7 @@ import grpc  # noqa: E402
 
 from protos import translator_pb2 as pb  # noqa: E402
 from protos import translator_pb2_grpc as pb_grpc  # noqa: E402
+from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 PAUSE_S = 0.001  # between calls of the request/response comparison, bare and served alike
 
@@ -102,8 +104,10 @@ class Tally:
         self.latencies += latencies
         self.overheads += overheads
 
-    def row(self) -> tuple[float, float, float]:
-        return (self.frames / self.seconds, *percentiles(self.latencies))
+    def row(self) -> dict:
+        p50, p99 = percentiles(self.latencies)
+        return {"fps": self.frames / self.seconds, "p50_ms": p50, "p99_ms": p99,
+                "cpu_ms_per_frame": self.cpu_ms_per_frame()}
 
     def cpu_ms_per_frame(self) -> float:
         return self.cpu_s / self.frames * 1000
@@ -172,8 +176,10 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def compare(server: "Server", backend, args) -> list[tuple]:
-    """Rows (name, bare name, bare (fps, p50, p99), served (fps, p50, p99), kind)."""
+async def compare(server: "Server", backend, args) -> list[dict]:
+    """One dict per comparison: its shape (streams, in flight, bare batch, paced), "served" and
+    "bare" (fps, p50_ms, p99_ms, cpu_ms_per_frame; served also not_infer_p50_ms) and the
+    verdict ratio: served/bare fps, or served minus bare p50 latency for the paced row."""
     runs = [  # streams, in flight, bare batch, pause
         (1, 1, 1, PAUSE_S), (1, args.inflight, 1, 0.0), (4, args.inflight, 4, 0.0),
         (16, args.inflight, args.max_batch, 0.0)]
@@ -199,8 +205,12 @@ async def compare(server: "Server", backend, args) -> list[tuple]:
                 served.cpu_s += own_cpu_s() + server.cpu_s() - before
             bare_name = f"batch {batch}" + (", paced" if pause else "")
             name = f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight"
-            rows.append((name, bare_name, bare.row(), served.row(), pause, served.overhead_p50(),
-                         bare.cpu_ms_per_frame(), served.cpu_ms_per_frame()))
+            row = {"run": name, "streams": streams, "inflight": inflight, "bare_batch": batch,
+                   "paced": bool(pause), "bare_name": bare_name, "bare": bare.row(),
+                   "served": {**served.row(), "not_infer_p50_ms": served.overhead_p50()}}
+            row["served_over_bare_fps"] = row["served"]["fps"] / row["bare"]["fps"]
+            row["p50_delta_ms"] = row["served"]["p50_ms"] - row["bare"]["p50_ms"]
+            rows.append(row)
     return rows
 
 
@@ -229,7 +239,7 @@ def soak(engines: Path, args) -> tuple[float, float, float]:
         server.stop()
 
 
-def print_table(rows: list[tuple], args) -> None:
+def print_table(rows: list[dict], args) -> None:
     print(f"\n{args.size}x{args.size} raw RGB frames, unet_256 ngf {args.ngf}, {args.threads} "
           f"inference threads, max batch {args.max_batch}, max delay {args.max_delay_ms} ms, "
           f"{args.rounds} alternating stretches per row\n")
@@ -238,19 +248,21 @@ def print_table(rows: list[tuple], args) -> None:
           f"| {'p50 ms':>6} | {'p99 ms':>6} | {'cpu/frame':>9} | {'served/bare':>13} |")
     print(f"|{'-' * 26}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 17}|"
           f"{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 11}|{'-' * 15}|")
-    for (name, bare_name, (bfps, bp50, bp99), (sfps, sp50, sp99), paced, overhead, bcpu,
-         scpu) in rows:
-        verdict = f"p50 {sp50 - bp50:+.2f} ms" if paced else f"{sfps / bfps:.2f}x fps"
-        print(f"| {name:<24} | {sfps:6.1f} | {sp50:6.2f} | {sp99:7.2f} | {overhead:9.2f} "
-              f"| {scpu:9.2f} | {bare_name:<15} | {bfps:6.1f} | {bp50:6.2f} | {bp99:6.2f} "
-              f"| {bcpu:9.2f} | {verdict:>13} |")
+    for r in rows:
+        s, b = r["served"], r["bare"]
+        verdict = (f"p50 {r['p50_delta_ms']:+.2f} ms" if r["paced"]
+                   else f"{r['served_over_bare_fps']:.2f}x fps")
+        print(f"| {r['run']:<24} | {s['fps']:6.1f} | {s['p50_ms']:6.2f} | {s['p99_ms']:7.2f} "
+              f"| {s['not_infer_p50_ms']:9.2f} | {s['cpu_ms_per_frame']:9.2f} "
+              f"| {r['bare_name']:<15} | {b['fps']:6.1f} | {b['p50_ms']:6.2f} | {b['p99_ms']:6.2f} "
+              f"| {b['cpu_ms_per_frame']:9.2f} | {verdict:>13} |")
     print("\nnot infer: p50 of each frame's latency minus its batch's inference time as the "
           "server measured it (transport, queues, hops, client).\ncpu/frame: CPU ms per frame of "
           "every process involved (served: server + client; bare: the backend alone).\nBoth "
           "hold on a busy machine, where wall-clock ratios mostly measure who got the cores.")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="frame and engine size")
     parser.add_argument("--ngf", type=int, default=16, help="generator width of the main engine")
@@ -261,7 +273,8 @@ def main() -> int:
     parser.add_argument("--max-delay-ms", type=float, default=5.0)
     parser.add_argument("--inflight", type=int, default=4, help="frames in flight per stream")
     parser.add_argument("--soak-frames", type=int, default=10_000, help="0 skips the soak")
-    args = parser.parse_args()
+    parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
+    args = parser.parse_args(argv)
 
     from engines.registry import load_backend
 
@@ -282,11 +295,19 @@ def main() -> int:
         soaked = soak(soak_engines, args) if args.soak_frames else None
 
     print_table(rows, args)
+    soak_row = None
     if soaked:
         early, end, seconds = soaked
+        soak_row = {"frames": args.soak_frames, "streams": 4, "ngf": 4, "seconds": seconds,
+                    "fps": args.soak_frames / seconds, "rss_early_mb": early,
+                    "rss_early_after_frames": args.soak_frames // 10, "rss_end_mb": end,
+                    "rss_growth_mb": end - early}
         print(f"\nsoak: {args.soak_frames} frames, 4 streams, ngf 4 engine, {seconds:.1f} s "
-              f"({args.soak_frames / seconds:.0f} fps): server RSS {early:.1f} MB after "
+              f"({soak_row['fps']:.0f} fps): server RSS {early:.1f} MB after "
               f"{args.soak_frames // 10} frames, {end:.1f} MB at the end ({end - early:+.1f} MB)")
+    if args.json:
+        write_json(args.json, "service", vars(args), rows, baseline="bare onnxruntime backend",
+                   soak=soak_row)
     return 0
 
 

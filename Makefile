@@ -1,0 +1,21 @@
+# Entry points. `make bench` runs the train, engines and service benchmarks with their defaults
+# (long: tens of minutes on a small CPU machine); `make bench-quick` runs them with small settings.
+# Both write bench/results/: results.json, results.md, service.png, engines.png, one log per bench.
+PYTHON ?= .venv/bin/python
+
+.PHONY: setup test demo bench bench-quick
+
+setup:
+	bash scripts/setup.sh
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	$(PYTHON) bench/run_all.py
+
+bench-quick:
+	$(PYTHON) bench/run_all.py --quick

@@ -1,0 +1,98 @@
+"""bench/run_all.py's rendering (Markdown tables and plots) on a small hand-made results dict;
+no benchmark runs."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+RUN_ALL = Path(__file__).resolve().parent.parent / "bench" / "run_all.py"
+
+
+def load_run_all():
+    spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def served(fps, p50, p99, not_infer=1.0):
+    return {"fps": fps, "p50_ms": p50, "p99_ms": p99, "cpu_ms_per_frame": 20.0,
+            "not_infer_p50_ms": not_infer}
+
+
+def service_row(streams, inflight, batch, paced, s, b):
+    return {"run": f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight",
+            "streams": streams, "inflight": inflight, "bare_batch": batch, "paced": paced,
+            "bare_name": f"batch {batch}" + (", paced" if paced else ""), "served": s,
+            "bare": {k: v for k, v in b.items() if k != "not_infer_p50_ms"},
+            "served_over_bare_fps": s["fps"] / b["fps"], "p50_delta_ms": s["p50_ms"] - b["p50_ms"]}
+
+
+RESULTS = {
+    "date": "2026-01-01T00:00:00+00:00", "mode": "quick",
+    "machine": {"cpu_model": "Test CPU", "cores": 2, "usable_cores": 2,
+                "cpu_flags": {"avx512_bf16": True, "avx512_vnni": True}, "bf16": True,
+                "vnni": True, "python": "3.11.0", "versions": {"torch": "2.0", "openvino": None},
+                "git_commit": "abc1234", "git_dirty": False},
+    "benches": {
+        "train": {"bench": "train", "baseline": "baseline fp32 NCHW (official)", "returncode": 0,
+                  "settings": {"size": 256, "threads": 2, "steps": 2, "torch": "2.0",
+                               "fast_bf16": True},
+                  "rows": [{"variant": "baseline fp32 NCHW (official)", "its": 1.0,
+                            "vs_baseline": 1.0, "g_l1_drift": 0.0, "d_drift": 0.0,
+                            "last_losses": [1.0, 2.0, 0.5, 0.5]},
+                           {"variant": "bf16 + fused Adam [default]", "its": 2.5,
+                            "vs_baseline": 2.5, "g_l1_drift": 0.01, "d_drift": None,
+                            "last_losses": [1.0, 2.0, 0.5, 0.5]}]},
+        "engines": {"bench": "engines", "baseline": "torch", "reference": "onnxruntime",
+                    "ratio_batch": 8, "returncode": 0,
+                    "settings": {"netG": "unet_256", "ngf": 64, "size": 256, "threads": 2,
+                                 "rounds": 3, "batches": [1, 8]},
+                    "unavailable": {"openvino": "No module named 'openvino'"},
+                    "rows": [{"route": "torch", "ms_per_frame": {"1": 100.0, "8": 90.0},
+                              "fps": {"1": 10.0, "8": 11.1}, "x_torch": 1.0, "x_ort": 0.8,
+                              "psnr_db": 55.0},
+                             {"route": "onnxruntime", "ms_per_frame": {"1": 80.0, "8": 72.0},
+                              "fps": {"1": 12.5, "8": 13.9}, "x_torch": 1.25, "x_ort": 1.0,
+                              "psnr_db": None}]},
+        "service": {"bench": "service", "baseline": "bare onnxruntime backend", "returncode": 0,
+                    "settings": {"size": 256, "ngf": 16, "threads": 2, "max_batch": 8,
+                                 "max_delay_ms": 5.0, "rounds": 2},
+                    "rows": [service_row(1, 1, 1, True, served(40, 24, 30), served(42, 22, 28)),
+                             service_row(1, 4, 1, False, served(45, 80, 95), served(46, 21, 27)),
+                             service_row(4, 4, 4, False, served(48, 300, 340), served(50, 78, 90)),
+                             service_row(16, 4, 8, False, served(47, 1300, 1500),
+                                         served(51, 156, 170))],
+                    "soak": {"frames": 1000, "streams": 4, "ngf": 4, "seconds": 10.0,
+                             "fps": 100.0, "rss_early_mb": 200.0, "rss_early_after_frames": 100,
+                             "rss_end_mb": 201.5, "rss_growth_mb": 1.5}},
+        "broken": {"bench": "broken", "returncode": 2},
+    },
+}
+
+
+def test_render_writes_markdown_json_and_plots(tmp_path):
+    run_all = load_run_all()
+    written = run_all.render(RESULTS, tmp_path)
+    names = {p.name for p in written}
+    assert names == {"results.json", "results.md", "service.png", "engines.png"}
+    for path in written:
+        assert path.stat().st_size > 0
+    assert json.loads((tmp_path / "results.json").read_text()) == RESULTS
+    for png in ("service.png", "engines.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    md = (tmp_path / "results.md").read_text()
+    for heading in ("## Training", "## Inference engines", "## gRPC service", "## broken"):
+        assert heading in md
+    assert "| bf16 + fused Adam [default] | 2.50 | 2.50x | 1.00% | – |" in md
+    assert "| onnxruntime | 12.5 | 13.9 | 72.0 | 1.25x | 1.00x | inf |" in md
+    assert "- openvino: unavailable" in md
+    assert "| 4 streams, 4 in flight | 48.0 |" in md and "0.96x" in md
+    assert "**+1.5 MB**" in md
+    assert "Test CPU, 2 cores" in md
