@@ -24,6 +24,7 @@ def finite(value):
 
 
 def write_json(path: str | Path, bench: str, settings: dict, rows: list[dict], **extra) -> None:
+    settings = {k: v for k, v in settings.items() if k != "json"}  # the output path itself
     payload = {"bench": bench, "settings": settings, "rows": rows, **extra}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

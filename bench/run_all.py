@@ -102,7 +102,7 @@ def run_bench(name: str, extra: list[str], out_dir: Path) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         json_path = Path(tmp) / f"{name}.json"
         command = [sys.executable, str(BENCH / f"{name}.py"), *extra, "--json", str(json_path)]
-        print(f"\n=== {name}: {' '.join(command[1:-2])}", flush=True)
+        print(f"\n=== {name}: bench/{name}.py {' '.join(extra)}", flush=True)
         load_before, start = os.getloadavg()[0], time.perf_counter()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(out_dir / f"{name}.log", "w") as log:
