@@ -6,17 +6,33 @@ import json
 from engines.metadata import EngineMetadata
 
 
+# Keys of the summary pix2pix-train records, in the order a reader wants them.
+_TRAINING_LABELS = {
+    "data": "data", "data_mode": "data mode", "direction": "direction", "epochs": "epochs",
+    "steps": "steps", "wall_time_s": "wall time (s)", "val_metrics": "validation (held out)",
+    "held_out_eval": "held-out evaluation (pix2pix-eval)", "held_out_images": "held-out images",
+}
+
+
 def _training_lines(training: dict) -> list[str]:
     if not training:
         return ["- not recorded (exported from weights without a training summary)"]
-    lines = []
-    for key in ("source", "dataset", "epoch", "step", "epochs", "metrics"):
-        if key in training:
-            lines.append(f"- {key}: {json.dumps(training[key], sort_keys=True)}")
-    rest = sorted(set(training) - {"source", "dataset", "epoch", "step", "epochs", "metrics"})
+    lines = [f"- {label}: {_summary_value(training[key])}"
+             for key, label in _TRAINING_LABELS.items() if key in training]
+    if "command_line" in training:
+        lines += ["- command:", "", "  ```", f"  {training['command_line']}", "  ```"]
+    rest = sorted(set(training) - set(_TRAINING_LABELS) - {"command_line"})
     if rest:
         lines.append(f"- also recorded in engine.json: {', '.join(rest)}")
     return lines
+
+
+def _summary_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_summary_value(v)}" for k, v in value.items())
+    return str(value)
 
 
 def _artifact_lines(artifacts: dict) -> list[str]:

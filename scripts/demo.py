@@ -77,7 +77,8 @@ def contact_sheet(side_by_side: Path, engine_dir: Path, out_png: Path, rows: int
 
     from engines.metadata import read_metadata
 
-    transform = read_metadata(engine_dir).transform
+    meta = read_metadata(engine_dir)
+    transform, engine_size = meta.transform, (meta.input_width, meta.input_height)
     with av.open(str(side_by_side)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     picks = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, rows)]
@@ -85,8 +86,18 @@ def contact_sheet(side_by_side: Path, engine_dir: Path, out_png: Path, rows: int
     for frame in picks:
         half = frame.shape[1] // 2
         src, result = frame[:, :half], frame[:, half:2 * half]
-        lines.append(np.concatenate([src, transform(np.ascontiguousarray(src)), result], axis=1))
+        lines.append(np.concatenate([src, engine_view(src, transform, engine_size), result], axis=1))
     Image.fromarray(np.concatenate(lines, axis=0)).save(out_png)
+
+
+def engine_view(frame, transform, engine_size):
+    """What the engine is fed: the frame resized to its input size and transformed, as the
+    server does it, then scaled back to the frame's size for the sheet."""
+    import cv2
+
+    height, width = frame.shape[:2]
+    small = cv2.resize(frame, engine_size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(transform(small), (width, height), interpolation=cv2.INTER_NEAREST)
 
 
 def main() -> int:
@@ -107,8 +118,8 @@ def main() -> int:
         wait_until_serving(target, server)
         demo_mp4 = args.out / "demo.mp4"
         started = time.monotonic()
-        subprocess.run([str(BIN / "pix2pix-client"), "--server", target, "video", str(video),
-                        str(demo_mp4), "--model", args.model, "--side-by-side"], check=True)
+        subprocess.run([str(BIN / "pix2pix-client"), "video", str(video), str(demo_mp4),
+                        "--server", target, "--model", args.model, "--side-by-side"], check=True)
         elapsed = time.monotonic() - started
         contact_sheet(demo_mp4, args.engines / args.model, args.out / "demo.png")
     finally:

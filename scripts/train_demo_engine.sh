@@ -24,8 +24,10 @@ for p in sorted(src.glob("*.jpg")):
     for side in ("A", "B"):
         photo.save(dst / side / f"{p.stem}.png")
 PY
-exec .venv/bin/pix2pix-train --data "$WORK/photos" --data-mode pairs \
+.venv/bin/pix2pix-train --data "$WORK/photos" --data-mode pairs \
   --input-transform canny --transform-param low=100 --transform-param high=200 \
   --netG unet_256 --ngf 16 --batch-size 4 --epochs "$EPOCHS" --epochs-decay "$DECAY" \
   --val-fraction 0.1 --seed 0 --out "$WORK/run" --no-progress \
   --engine-dir engines/edges2facades --engine-name edges2facades "$@"
+# Score on the held-out photos, re-export with real-photo int8 calibration, finish the card.
+.venv/bin/python scripts/finish_demo_engine.py "$WORK" engines/edges2facades
