@@ -3,6 +3,7 @@ serving the real tiny ONNX engines from tests/conftest.py."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -78,6 +79,14 @@ def metric(running_server, name: str, labels: str = "") -> float:
 
 
 def cli_process(*args: str, **popen) -> subprocess.Popen:
-    """pix2pix-client in its own process (for signals and clean sys.modules)."""
+    """pix2pix-client in its own process (for signals and clean sys.modules). SIGINT is reset
+    to its default first: a test run started in the background (`cmd &` in a script, as CI may
+    do) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so the
+    Ctrl-C tests would test nothing."""
     return subprocess.Popen([sys.executable, "-m", "client.cli", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint, **popen)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

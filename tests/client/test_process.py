@@ -69,7 +69,19 @@ def test_ctrl_c_during_video_keeps_a_playable_partial_output(address, tmp_path):
     assert "interrupted" in stderr.text
     partial = probe(out)  # opens and decodes: the trailer was written
     assert 0 < partial["frames"] < 900
-    assert partial["fps"] == pytest.approx(30, rel=1e-3)
+    # Frame timing, not the container's average rate: a file cut after a few dozen frames has an
+    # average rate skewed by its last frame's duration estimate (29.49 seen for 30 fps).
+    assert frame_intervals(out) == pytest.approx(1 / 30, abs=1e-4)
+
+
+def frame_intervals(path) -> float:
+    """Median time between consecutive frames, from their presentation timestamps."""
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as container:
+        times = sorted(float(f.time) for f in container.decode(video=0))
+    return float(np.median(np.diff(times)))
 
 
 def test_ctrl_c_during_webcam_keeps_a_playable_recording(address, tmp_path):
