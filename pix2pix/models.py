@@ -102,6 +102,10 @@ class UnetGenerator(nn.Module):
     ``encoder[0]`` is the outermost (full resolution) block, ``encoder[-1]`` the innermost
     (1x1 at 256 input for unet_256); ``decoder[0]`` is the innermost decoder block. Dropout sits in
     the three innermost decoder blocks, as in the paper's decoder (CD512-CD512-CD512-C512...).
+    The official pytorch-CycleGAN-and-pix2pix code places it one block further out (none in the
+    innermost block, then num_downs - 5 blocks with it: three for unet_256, two for unet_128); we
+    follow the paper on purpose. Dropout has no weights and is off in engines, so official
+    checkpoints import and serve identically.
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, netG: str = "unet_256",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates .venv with everything needed to train, export, serve, use the client and run the tests.
-# On hosts without CUDA it installs the CPU build of torch first (pip then keeps it, since
+# On hosts without CUDA it installs the CPU build of torch (torch==2.13.0+cpu) first (pip then keeps it, since
 # pyproject asks only for torch>=2.3); on CUDA hosts pip's default build is the CUDA one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,8 +11,12 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     .venv/bin/python -m pip install -q torch
   else
-    # CPU build: the local wheel where one is present, else PyTorch's CPU index.
-    .venv/bin/python -m pip install -q torch==2.13.0 \
+    # CPU build, asked for by its local version label so that pip can never settle for the
+    # registry's CUDA build of the same version: a local wheel (pip's find-links) where one is
+    # present, else PyTorch's CPU index; last resort, that index's newest CPU build.
+    .venv/bin/python -m pip install -q "torch==2.13.0+cpu" 2>/dev/null \
+      || .venv/bin/python -m pip install -q "torch==2.13.0+cpu" \
+           --extra-index-url https://download.pytorch.org/whl/cpu \
       || .venv/bin/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
   fi
 fi
