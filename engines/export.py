@@ -24,13 +24,12 @@ import torch
 
 from engines.errors import ExportError
 from engines.graph import FrameTranslator
-from engines.metadata import MODEL_ONNX, EngineMetadata, read_metadata, write_metadata
-from engines.model_card import render_model_card
+from engines.metadata import MODEL_ONNX, EngineMetadata, write_metadata
+from engines.model_card import write_model_card
 from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_io, load_onnx, onnx_io, sha256_file
 from engines.transforms import InputTransform
 
 OPSET = 17
-README = "README.md"
 
 
 def _size(input_size: int | tuple[int, int]) -> tuple[int, int]:
@@ -167,7 +166,7 @@ def export_generator(generator: torch.nn.Module, out_dir: str | os.PathLike, *, 
         for stale in out_dir.glob(pattern):
             stale.unlink()
     write_metadata(out_dir, meta)
-    (out_dir / README).write_text(render_model_card(meta))
+    write_model_card(out_dir, meta)
     if int8:
         from engines.int8 import add_int8_artifact
 
@@ -202,9 +201,3 @@ def export_checkpoint(checkpoint: str | os.PathLike, out_dir: str | os.PathLike,
         source_checkpoint=checkpoint, int8=int8, calibration=calibration)
 
 
-def update_metadata(engine_dir: str | os.PathLike, **changes) -> EngineMetadata:
-    """Re-writes engine.json (and the model card) with ``changes``; used when artifacts are added."""
-    meta = read_metadata(engine_dir).with_changes(**changes)
-    write_metadata(engine_dir, meta)
-    (Path(engine_dir) / README).write_text(render_model_card(meta))
-    return meta

@@ -47,7 +47,7 @@ def convert_to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 def add_fp16_artifact(engine_dir: str | os.PathLike, *, measure: bool = True) -> dict:
     """Writes model.fp16.onnx beside model.onnx, measures its PSNR against fp32 under ONNX
     Runtime (``measure``) and records it in engine.json; returns the artifact record."""
-    from engines.export import update_metadata
+    from engines.model_card import update_metadata
     from engines.quality import fp16_psnr
 
     engine_dir = Path(engine_dir)

@@ -11,15 +11,19 @@ from torch import nn
 
 
 def to_generator_input(frames: torch.Tensor) -> torch.Tensor:
-    """uint8 [N, H, W, C] -> float [N, C, H, W] in [-1, 1] (the training data's scaling)."""
-    return frames.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+    """uint8 [N, H, W, C] -> float [N, C, H, W] in [-1, 1] (the training data's scaling).
+
+    Cast first, then permute: TensorRT accepts uint8 only as a network input that feeds a Cast
+    directly (its Shuffle layer, which a Transpose becomes, has no uint8)."""
+    return frames.to(torch.float32).permute(0, 3, 1, 2) / 127.5 - 1.0
 
 
 def to_frames(output: torch.Tensor) -> torch.Tensor:
     """Generator output (tanh, [-1, 1], NCHW) -> uint8 NHWC. Rounds to nearest (ties to even, as
-    ONNX Round does) and clamps, so that a float that lands a hair outside [0, 255] stays valid."""
+    ONNX Round does) and clamps, so that a float that lands a hair outside [0, 255] stays valid.
+    Permute before the cast, so that the uint8 output comes straight from a Cast (see above)."""
     pixels = torch.round((output.to(torch.float32) + 1.0) * 127.5).clamp(0.0, 255.0)
-    return pixels.to(torch.uint8).permute(0, 2, 3, 1)
+    return pixels.permute(0, 2, 3, 1).to(torch.uint8)
 
 
 class FrameTranslator(nn.Module):

@@ -114,7 +114,7 @@ def add_int8_artifact(engine_dir: str | os.PathLike, calibration=None) -> dict:
     camera-like uint8 RGB frames of any size (prepare_calibration), or None for synthetic ones."""
     import logging
 
-    from engines.export import update_metadata
+    from engines.model_card import update_metadata
 
     engine_dir = Path(engine_dir)
     meta = read_metadata(engine_dir)

@@ -1,9 +1,18 @@
-"""The README.md model card written beside every exported engine."""
+"""The README.md model card written beside every exported engine.
+
+The card is rendered from engine.json, and rendered again whenever engine.json changes (an fp16
+graph or a TensorRT plan is added). Anything a person writes below ``NOTES_MARKER`` (data and
+licence, sample pictures) survives those re-renders."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
-from engines.metadata import EngineMetadata
+from engines.metadata import EngineMetadata, read_metadata, write_metadata
+
+README = "README.md"
+NOTES_MARKER = "<!-- Notes below this line are kept when the card is re-rendered from engine.json. -->"
 
 
 # Keys of the summary pix2pix-train records, in the order a reader wants them.
@@ -92,3 +101,29 @@ def render_model_card(meta: EngineMetadata) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def kept_notes(card_text: str) -> str:
+    """The hand-written part of an existing card: the marker and everything after it."""
+    at = card_text.find(NOTES_MARKER)
+    return card_text[at:] if at >= 0 else ""
+
+
+def write_model_card(engine_dir: str | os.PathLike, meta: EngineMetadata, notes: str | None = None) -> None:
+    """Renders the card from ``meta`` into ``engine_dir``/README.md, keeping the notes already
+    there; ``notes`` (markdown) replaces them."""
+    path = Path(engine_dir) / README
+    if notes is not None:
+        kept = f"{NOTES_MARKER}\n{notes.strip()}\n" if notes.strip() else ""
+    else:
+        kept = kept_notes(path.read_text()) if path.is_file() else ""
+    path.write_text(render_model_card(meta) + ("\n" + kept if kept else ""))
+
+
+def update_metadata(engine_dir: str | os.PathLike, **changes) -> EngineMetadata:
+    """Re-writes engine.json with ``changes`` and re-renders the card (keeping its notes); used
+    when artifacts are added. Torch-free, so that GPU hosts can add a plan with the serve extra."""
+    meta = read_metadata(engine_dir).with_changes(**changes)
+    write_metadata(engine_dir, meta)
+    write_model_card(engine_dir, meta)
+    return meta

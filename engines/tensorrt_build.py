@@ -14,7 +14,8 @@ from pathlib import Path
 from engines.errors import BackendUnavailableError, ExportError
 from engines.hardware import cuda_device
 from engines.metadata import read_metadata
-from engines.onnx_graph import INPUT_NAME, sha256_file
+from engines.onnx_graph import INPUT_NAME, load_onnx, sha256_file
+from engines.uint8_io import cast_uint8_io
 from engines.tensorrt_plan import BatchProfile, plan_file_name, plan_record, timing_cache_name
 
 
@@ -35,9 +36,13 @@ def _network_flags(trt) -> int:
 
 
 def _parse(trt, builder, logger, onnx_path: Path):
+    """Parses the graph after moving its uint8 Casts to the graph's edges (engines.uint8_io):
+    engines exported before that rule still build."""
+    model = load_onnx(onnx_path)
+    cast_uint8_io(model)
     network = builder.create_network(_network_flags(trt))
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
+    if not parser.parse(model.SerializeToString(), str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise ExportError(f"TensorRT cannot parse {onnx_path}: {errors}")
     return network, parser
@@ -48,7 +53,7 @@ def build_plan(engine_dir: str | os.PathLike, *, profile: BatchProfile = BatchPr
                verbose: bool = False) -> Path:
     """Builds ``model.<precision>.sm<CC>.trt<X.Y>.plan`` in ``engine_dir`` for GPU 0 and records
     it in engine.json (artifacts["tensorrt"], replacing a record of the same file)."""
-    from engines.export import update_metadata
+    from engines.model_card import update_metadata
     from engines.fp16 import FP16_ONNX, add_fp16_artifact
 
     trt = import_tensorrt()

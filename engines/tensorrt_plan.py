@@ -9,8 +9,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engines.errors import EngineVersionMismatchError
+import numpy as np
+
+from engines.errors import EngineVersionMismatchError, MetadataMismatchError
 from engines.metadata import EngineMetadata
+from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME
 
 
 @dataclass(frozen=True)
@@ -106,3 +109,16 @@ def check_plan_header(record: dict[str, Any], trt_version: str, compute_capabili
             f"capability {record['compute_capability']}; this host has TensorRT {trt_version} "
             f"and compute capability {compute_capability}. Rebuild with:\n  "
             + rebuild_command(engine_dir, record))
+
+
+def plan_io(engine, nptype) -> dict[str, tuple[str, list]]:
+    """The plan's I/O tensors as ``onnx_graph.check_io`` takes them: {"input"|"output": (numpy
+    dtype name, dims)}; a dynamic axis is -1. ``engine`` is a deserialized ICudaEngine and
+    ``nptype`` is ``tensorrt.nptype`` (passed in, so this runs without TensorRT in tests)."""
+    names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
+    if sorted(names) != sorted([INPUT_NAME, OUTPUT_NAME]):
+        raise MetadataMismatchError(f"the plan's I/O tensors are {names}; engines have "
+                                    f"{INPUT_NAME!r} in and {OUTPUT_NAME!r} out")
+    return {role: (np.dtype(nptype(engine.get_tensor_dtype(name))).name,
+                   [int(d) for d in engine.get_tensor_shape(name)])
+            for role, name in (("input", INPUT_NAME), ("output", OUTPUT_NAME))}

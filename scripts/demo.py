@@ -8,7 +8,6 @@ and out/demo.png (a contact sheet: input | what the engine sees | output), and s
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import socket
 import subprocess

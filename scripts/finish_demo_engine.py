@@ -18,6 +18,7 @@ from PIL import Image
 
 from engines.export import export_checkpoint
 from engines.metadata import read_metadata
+from engines.model_card import write_model_card
 from pix2pix.data.dataset import split_indices
 
 BIN = Path(sys.executable).parent
@@ -78,8 +79,7 @@ def main() -> int:
                       description="Canny edges -> CMP facade photo (pix2pix, unet_256 ngf 16)",
                       calibration=calibration_frames(split(work / "photos")[0][:32]))
     Image.open(work / "samples.png").convert("RGB").save(engine_dir / "samples.jpg", quality=85)
-    with open(engine_dir / "README.md", "a") as card:
-        card.write(CARD_NOTES)
+    write_model_card(engine_dir, read_metadata(engine_dir), notes=CARD_NOTES)
     print(json.dumps(read_metadata(engine_dir).artifacts, indent=2))
     print(scores)
     return 0

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from engines.backend import Backend, BackendInfo
-from engines.errors import BackendUnavailableError, CorruptEngineError, EngineNotFoundError
+from engines.errors import (BackendUnavailableError, CorruptEngineError, EngineNotFoundError,
+                            InputError)
 from engines.hardware import cuda_device
 from engines.metadata import EngineMetadata
-from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME
+from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_io
 from engines.tensorrt_build import import_tensorrt
-from engines.tensorrt_plan import select_plan
+from engines.tensorrt_plan import plan_io, select_plan
 
 trt = import_tensorrt()
 try:
@@ -75,6 +76,7 @@ class TensorRTBackend(Backend):
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
             raise CorruptEngineError(f"TensorRT cannot deserialize {path}")
+        check_io(plan_io(self._engine, trt.nptype), metadata, str(path))
         self._context = self._engine.create_execution_context()
         self._stream = _check(cudart.cudaStreamCreate())
         frame = (metadata.input_height, metadata.input_width, 3)
@@ -83,8 +85,9 @@ class TensorRTBackend(Backend):
         self._device_in = _check(cudart.cudaMalloc(int(np.prod(shape))))
         self._device_out = _check(cudart.cudaMalloc(int(np.prod(shape))))
         self._host_in, self._host_out = _PinnedBuffer(shape), _PinnedBuffer(shape)
-        self._context.set_tensor_address(INPUT_NAME, int(self._device_in))
-        self._context.set_tensor_address(OUTPUT_NAME, int(self._device_out))
+        for name, address in ((INPUT_NAME, self._device_in), (OUTPUT_NAME, self._device_out)):
+            if not self._context.set_tensor_address(name, int(address)):
+                raise CorruptEngineError(f"{path}: TensorRT rejected the buffer for {name!r}")
         self._info = BackendInfo(
             name=metadata.name, backend="tensorrt", input_width=metadata.input_width,
             input_height=metadata.input_height, max_batch=max_batch,
@@ -101,7 +104,9 @@ class TensorRTBackend(Backend):
                     cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
         self._host_in.array[:n] = batch
         _check(cudart.cudaMemcpyAsync(self._device_in, self._host_in.ptr, nbytes, h2d, self._stream))
-        self._context.set_input_shape(INPUT_NAME, batch.shape)
+        if not self._context.set_input_shape(INPUT_NAME, batch.shape):
+            raise InputError(f"{self.metadata.name}: TensorRT rejected input shape "
+                             f"{list(batch.shape)} (outside the plan's profile?)")
         if not self._context.execute_async_v3(int(self._stream)):
             raise RuntimeError(f"{self.metadata.name}: TensorRT execution failed")
         _check(cudart.cudaMemcpyAsync(self._host_out.ptr, self._device_out, nbytes, d2h, self._stream))

@@ -153,3 +153,42 @@ def test_auto_serves_with_the_next_backend_when_the_plan_is_for_another_gpu(
     assert "rebuild with" in caplog.text
     with pytest.raises(EngineVersionMismatchError):
         load_backend(tiny_engine_dir, "tensorrt")
+
+
+@pytest.mark.parametrize("gpu, bf16, vnni, expected", [
+    (True, True, True, registry.GPU_ORDER),
+    (False, True, True, registry.CPU_ORDER_BF16),
+    (False, False, True, registry.CPU_ORDER_VNNI),
+    (False, False, False, registry.CPU_ORDER_FP32),
+])
+def test_auto_order_follows_the_host(monkeypatch, gpu, bf16, vnni, expected):
+    monkeypatch.setattr(registry, "tensorrt_gpu_available", lambda: gpu)
+    monkeypatch.setattr(registry, "cpu_has_bf16", lambda: bf16)
+    monkeypatch.setattr(registry, "cpu_has_vnni", lambda: vnni)
+    assert registry.auto_order() == expected
+
+
+def test_onnxruntime_uses_gpu_providers_when_the_build_has_them(monkeypatch):
+    from engines.backends import onnxruntime_backend as ortb
+
+    gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    monkeypatch.setattr(ortb.ort, "get_available_providers", lambda: gpu_build)
+    assert ortb.choose_providers("auto") == gpu_build
+    assert ortb.choose_providers("cpu") == ["CPUExecutionProvider"]
+    monkeypatch.setattr(ortb.ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert ortb.choose_providers("auto") == ["CPUExecutionProvider"]
+    with pytest.raises(BackendUnavailableError, match="no CUDA execution provider"):
+        ortb.choose_providers("cuda")
+
+
+def test_torch_backend_imports_the_model_definition_but_no_training_code(tiny_engine_dir):
+    """The server may run the torch backend; it rebuilds the generator from pix2pix.models and
+    must not pull in the training loop, losses, data pipeline or TensorBoard."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; from engines.registry import load_backend;"
+            f"load_backend({str(tiny_engine_dir)!r}, 'torch');"
+            "print(sorted(m for m in sys.modules if m.startswith('pix2pix.') or m == 'tensorboard'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['pix2pix.models']"

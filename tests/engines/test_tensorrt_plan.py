@@ -99,3 +99,57 @@ def test_strongly_typed_network_flag_per_tensorrt_major():
     trt11 = types.SimpleNamespace(__version__="11.1.0.2")
     assert _network_flags(trt10) == 1 << 5
     assert _network_flags(trt11) == 0  # strongly typed is the only mode in TensorRT 11
+
+
+class FakePlan:
+    """Stands in for a deserialized ICudaEngine's I/O queries (a unit test of plan_io alone)."""
+
+    def __init__(self, tensors):
+        self._tensors = tensors  # name -> (dtype, shape)
+        self.num_io_tensors = len(tensors)
+
+    def get_tensor_name(self, i):
+        return list(self._tensors)[i]
+
+    def get_tensor_dtype(self, name):
+        return self._tensors[name][0]
+
+    def get_tensor_shape(self, name):
+        return self._tensors[name][1]
+
+
+def test_plan_io_feeds_check_io_and_names_what_disagrees():
+    import numpy as np
+    import pytest
+
+    from engines.errors import MetadataMismatchError
+    from engines.metadata import EngineMetadata
+    from engines.onnx_graph import check_io
+    from engines.tensorrt_plan import plan_io
+
+    meta = EngineMetadata(name="facades", input_width=256, input_height=256)
+    good = FakePlan({"frames": (np.uint8, (-1, 256, 256, 3)),
+                     "translated": (np.uint8, (-1, 256, 256, 3))})
+    check_io(plan_io(good, np.dtype), meta, "plan")
+
+    wrong_size = FakePlan({"frames": (np.uint8, (-1, 128, 128, 3)),
+                           "translated": (np.uint8, (-1, 128, 128, 3))})
+    with pytest.raises(MetadataMismatchError, match=r"\[N, 256, 256, 3\]"):
+        check_io(plan_io(wrong_size, np.dtype), meta, "plan")
+    wrong_dtype = FakePlan({"frames": (np.float16, (-1, 256, 256, 3)),
+                            "translated": (np.uint8, (-1, 256, 256, 3))})
+    with pytest.raises(MetadataMismatchError, match="float16"):
+        check_io(plan_io(wrong_dtype, np.dtype), meta, "plan")
+    with pytest.raises(MetadataMismatchError, match="I/O tensors"):
+        plan_io(FakePlan({"input": (np.uint8, (-1, 256, 256, 3))}), np.dtype)
+
+
+def test_building_a_plan_needs_no_torch():
+    """GPU hosts install serve + tensorrt (no torch): the build path must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, engines.tensorrt_build, engines.fp16, engines.model_card, engines.cli;"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
