@@ -1,7 +1,7 @@
 """Frames per second of every inference route for one generator, in one run.
 
     python bench/engines.py                      # unet_256 / ngf 64 at 256x256, batches 1 4 8
-    python bench/engines.py --ngf 16 --batches 1  # the realtime preset
+    python bench/engines.py --preset realtime --batches 1  # unet_256 / ngf 16
     python bench/engines.py --routes onnxruntime torch-bf16 --threads 2
     python bench/engines.py --json out/engines.json   # also write the rows (bench/run_all.py)
 
@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engines.presets import GENERATOR_PRESETS, generator_preset  # noqa: E402
 from engines.quality import probe_frames, psnr  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
@@ -76,8 +77,11 @@ def time_routes(backends: dict, frames: np.ndarray, batch: int, rounds: int) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--netG", default="unet_256", choices=("unet_256", "unet_128"))
-    parser.add_argument("--ngf", type=int, default=64)
+    parser.add_argument("--preset", default="paper", choices=sorted(GENERATOR_PRESETS),
+                        help="generator of engines.presets (default: paper, unet_256 ngf 64)")
+    parser.add_argument("--netG", default=None, choices=("unet_256", "unet_128"),
+                        help="override the preset's depth")
+    parser.add_argument("--ngf", type=int, default=None, help="override the preset's width")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
@@ -86,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="timed calls per route and batch; the best one counts")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
+    preset = generator_preset(args.preset)
+    args.netG, args.ngf = args.netG or preset["netG"], args.ngf or preset["ngf"]
 
     import torch
 

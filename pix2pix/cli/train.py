@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
+from engines.presets import GENERATOR_PRESETS, generator_preset
 from pix2pix.cli.common import EXIT_OK, EXIT_USAGE, parse_params, run_main
 
 DESCRIPTION = """\
@@ -65,12 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--video-stride", type=int, default=1, help="use every Nth video frame")
     d.add_argument("--max-frames", type=int, default=None, help="use at most N video frames")
     m = p.add_argument_group("model and loss")
-    m.add_argument("--netG", default="unet_256", choices=["unet_256", "unet_128"])
-    m.add_argument("--ngf", type=int, default=64, help="generator width (default: 64)")
+    m.add_argument("--preset", choices=sorted(GENERATOR_PRESETS), default="paper",
+                   help="generator configuration: paper = unet_256 ngf 64; balanced = ngf 32; "
+                        "realtime = ngf 16, >= 30 fps at 256x256 on a 2-core CPU "
+                        "(default: paper); --netG, --ngf, --norm override its parts")
+    m.add_argument("--netG", default=None, choices=["unet_256", "unet_128"],
+                   help="U-Net depth (default: the preset's, unet_256)")
+    m.add_argument("--ngf", type=int, default=None, help="generator width (default: the preset's, 64)")
     m.add_argument("--ndf", type=int, default=64, help="discriminator width (default: 64)")
     m.add_argument("--n-layers-D", type=int, default=3,
                    help="PatchGAN depth: 3 = 70x70 patches, 0 = 1x1 PixelGAN (default: 3)")
-    m.add_argument("--norm", default="batch", choices=["batch", "instance"])
+    m.add_argument("--norm", default=None, choices=["batch", "instance"],
+                   help="normalisation in G and D (default: the preset's, batch)")
     m.add_argument("--no-dropout", action="store_true", help="no dropout in the generator")
     m.add_argument("--gan-mode", default="vanilla", choices=["vanilla", "lsgan"])
     m.add_argument("--lambda-l1", type=float, default=100.0, help="weight of L1 (default: 100)")
@@ -127,13 +133,25 @@ def performance_from_args(args, device_type: str):
         fused_adam=base.fused_adam if args.fused_adam is None else args.fused_adam)
 
 
+def generator_from_args(args):
+    """The preset's generator, with the parts given explicitly on the command line replaced."""
+    from pix2pix.models import GeneratorConfig
+
+    preset = generator_preset(args.preset)
+    chosen = {key: getattr(args, key) for key in ("netG", "ngf", "norm")
+              if getattr(args, key) is not None}
+    settings = {**preset, **chosen}
+    return GeneratorConfig(3, 3, settings["netG"], settings["ngf"], settings["norm"],
+                           settings["dropout"] and not args.no_dropout)
+
+
 def config_from_args(args, argv: list[str]):
     from engines.transforms import InputTransform
     from pix2pix.config import TrainConfig
     from pix2pix.data import DataConfig, resolve_data
     from pix2pix.distributed import pick_device
     from pix2pix.gan import OptimConfig
-    from pix2pix.models import DiscriminatorConfig, GeneratorConfig
+    from pix2pix.models import DiscriminatorConfig
 
     mode = resolve_data(args.data, args.data_mode).mode
     transform_name = args.input_transform or ("canny" if mode == "video" else "none")
@@ -144,10 +162,10 @@ def config_from_args(args, argv: list[str]):
         val_fraction=args.val_fraction, video_stride=args.video_stride, max_frames=args.max_frames)
     out = args.out or str(Path("runs") / Path(args.data).stem)
     device = pick_device(args.device)
+    generator = generator_from_args(args)
     return TrainConfig(
-        data=data, out=out,
-        generator=GeneratorConfig(3, 3, args.netG, args.ngf, args.norm, not args.no_dropout),
-        discriminator=DiscriminatorConfig(6, args.ndf, args.n_layers_D, args.norm),
+        data=data, out=out, generator=generator,
+        discriminator=DiscriminatorConfig(6, args.ndf, args.n_layers_D, generator.norm),
         optim=OptimConfig(args.lr, args.beta1, args.beta2, args.gan_mode, args.lambda_l1),
         epochs=args.epochs, epochs_decay=args.epochs_decay, batch_size=args.batch_size,
         seed=args.seed, device=args.device, performance=performance_from_args(args, device.type),

@@ -135,3 +135,18 @@ def test_console_script_runs(tmp_path):
                            "--epochs", "1", "--epochs-decay", "0", "--no-engine", "--threads", "1"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_preset_sets_the_generator_and_explicit_flags_override_it(tmp_path):
+    from pix2pix.cli.train import build_parser, generator_from_args
+
+    def generator(*flags):
+        return generator_from_args(build_parser().parse_args(["--data", str(tmp_path), *flags]))
+
+    paper = generator()
+    assert (paper.netG, paper.ngf, paper.norm, paper.dropout) == ("unet_256", 64, "batch", True)
+    assert generator("--preset", "realtime").ngf == 16
+    assert generator("--preset", "balanced").ngf == 32
+    mixed = generator("--preset", "realtime", "--netG", "unet_128", "--norm", "instance",
+                      "--no-dropout")
+    assert (mixed.netG, mixed.ngf, mixed.norm, mixed.dropout) == ("unet_128", 16, "instance", False)
