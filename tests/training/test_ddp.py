@@ -32,3 +32,24 @@ def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
     assert len(latest["rng"]["per_rank"]) == 2
     for name, value in latest["generator"].items():
         assert torch.equal(value, ranks[0]["G"][name]), f"latest.pt G.{name} is not rank 0's"
+
+
+def test_pix2pix_train_under_torchrun_writes_one_checkpoint_and_engine(tmp_path):
+    """The documented command line, end to end: torchrun runs the console entry point on 2 gloo
+    processes; rank 0 alone writes the checkpoint, TensorBoard and the servable engine."""
+    from engines.metadata import read_metadata
+
+    data = make_aligned_folder(tmp_path / "data", count=6)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "pix2pix.cli.train", "--data", str(data), "--out", str(out),
+         "--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--crop-size", "128",
+         "--epochs", "1", "--epochs-decay", "0", "--val-fraction", "0.34", "--no-progress"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    latest = torch.load(out / "latest.pt", weights_only=True)
+    assert len(latest["rng"]["per_rank"]) == 2
+    assert read_metadata(out / "engine").input_width == 128
+    assert len(list((out / "tensorboard").glob("events.out.tfevents.*"))) == 1
