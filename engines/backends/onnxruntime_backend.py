@@ -2,6 +2,7 @@
 providers when this onnxruntime build has them (onnxruntime-gpu)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,14 @@ def choose_providers(device: str = "auto") -> list[str]:
         raise BackendUnavailableError(f"no CUDA execution provider in this onnxruntime build "
                                       f"(available: {', '.join(available)})")
     return (gpu if device != "cpu" else []) + ["CPUExecutionProvider"]
+
+
+def ort_trt_cache_dir(engine_dir: Path) -> Path:
+    """Where ONNX Runtime's TensorRT provider keeps its engines for ``engine_dir``."""
+    if os.access(engine_dir, os.W_OK):
+        return engine_dir / "ort_trt_cache"
+    cache_home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache_home / "pix2pix-stream" / "ort_trt_cache" / engine_dir.resolve().name
 
 
 def _session_io(session) -> dict:
@@ -71,8 +80,9 @@ class OnnxRuntimeBackend(Backend):
     @staticmethod
     def _provider_options(provider: str, engine_dir: Path) -> dict:
         if provider == "TensorrtExecutionProvider":
-            # Building TensorRT engines takes minutes; keep them beside the engine for next time.
-            cache = engine_dir / "ort_trt_cache"
+            # Building TensorRT engines takes minutes; keep them for next time: beside the engine,
+            # or in the user's cache when the engine folder is read-only (a mounted volume).
+            cache = ort_trt_cache_dir(engine_dir)
             return {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache),
                     "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache)}
         return {}

@@ -192,3 +192,14 @@ def test_torch_backend_imports_the_model_definition_but_no_training_code(tiny_en
             "print(sorted(m for m in sys.modules if m.startswith('pix2pix.') or m == 'tensorboard'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "['pix2pix.models']"
+
+
+def test_ort_tensorrt_cache_moves_to_the_user_cache_for_read_only_engines(tmp_path, monkeypatch):
+    from engines.backends.onnxruntime_backend import ort_trt_cache_dir
+
+    engine = tmp_path / "facades"
+    engine.mkdir()
+    assert ort_trt_cache_dir(engine) == engine / "ort_trt_cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("os.access", lambda path, mode: False)
+    assert ort_trt_cache_dir(engine) == tmp_path / "cache" / "pix2pix-stream" / "ort_trt_cache" / "facades"
