@@ -139,14 +139,16 @@ class VideoConfig(_message.Message):
     def __init__(self, model: _Optional[str] = ..., codec: _Optional[str] = ..., bit_rate: _Optional[int] = ..., container: _Optional[str] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., side_by_side: _Optional[bool] = ...) -> None: ...
 
 class VideoRequest(_message.Message):
-    __slots__ = ("config", "chunk", "last")
+    __slots__ = ("config", "chunk", "last", "stop")
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
     config: VideoConfig
     chunk: bytes
     last: bool
-    def __init__(self, config: _Optional[_Union[VideoConfig, _Mapping]] = ..., chunk: _Optional[bytes] = ..., last: _Optional[bool] = ...) -> None: ...
+    stop: bool
+    def __init__(self, config: _Optional[_Union[VideoConfig, _Mapping]] = ..., chunk: _Optional[bytes] = ..., last: _Optional[bool] = ..., stop: _Optional[bool] = ...) -> None: ...
 
 class VideoProgress(_message.Message):
     __slots__ = ("frames_done", "frames_total")

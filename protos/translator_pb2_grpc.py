@@ -71,6 +71,9 @@ class TranslatorServicer:
         """Bidirectional stream of an encoded video file's bytes. The first request carries `config`,
         later ones `chunk`s of the file, the last one with `last = true`. Replies carry progress
         messages and chunks of the output container; the final reply has `done` set.
+        A request with `stop = true` (a client's Ctrl-C; it may follow `last`) ends the job early:
+        the output holds the frames translated so far, and `done` says how many; CANCELLED when
+        none was.
         The output container is sent after encoding ends (MP4 keeps the input's timestamps only when
         its index is written last). An upload FFmpeg cannot read fails with INVALID_ARGUMENT carrying
         FFmpeg's reason, after the chunks of every frame that did decode.

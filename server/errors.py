@@ -38,6 +38,10 @@ class VideoInputError(ServerError):
     """An upload FFmpeg cannot demux or decode (truncated, not a video, no video stream)."""
 
 
+class VideoStoppedError(ServerError):
+    """The client stopped a video job (VideoRequest.stop) before any frame was translated."""
+
+
 class UploadTooLargeError(ServerError):
     """A TranslateVideo upload larger than max_video_bytes."""
 
@@ -56,6 +60,7 @@ _STATUS = [  # first match wins: subclasses before their bases
     (FrameError, grpc.StatusCode.INVALID_ARGUMENT),
     (TooManyStreamsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (VideoInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (VideoStoppedError, grpc.StatusCode.CANCELLED),
     (UploadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (VideoOutputError, grpc.StatusCode.INVALID_ARGUMENT),
     (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),

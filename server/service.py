@@ -114,8 +114,9 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                        tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
                        notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item))
         call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
-                               "upload_bytes": upload.size}
-        feeder = asyncio.create_task(_feed_upload(requests, upload))
+                               "upload_bytes": upload.size, **({"stopped": True} if job.stopped
+                                                               else {})}
+        feeder = asyncio.create_task(_feed_upload(requests, upload, job))
         job.start()
         try:
             while (message := await progress.get()) is not None:  # None: the job is over
@@ -174,8 +175,10 @@ async def _first(requests, field_name: str):
     return first
 
 
-async def _feed_upload(requests, upload: UploadBuffer) -> None:
-    """Appends the uploaded chunks; a half-closed stream counts as the end of the upload."""
+async def _feed_upload(requests, upload: UploadBuffer, job: VideoJob) -> None:
+    """Appends the uploaded chunks. The upload ends at ``last``, at ``stop`` or when the client
+    half-closes (without ``last`` first, the job finds a truncated file). After ``last`` the
+    stream is still read: a client may send ``stop`` while the server is translating."""
     try:
         async for request in requests:
             kind = request.WhichOneof("msg")
@@ -183,8 +186,11 @@ async def _feed_upload(requests, upload: UploadBuffer) -> None:
                 raise StreamConfigError("a video stream carries one config, then only chunks")
             if kind == "chunk":
                 upload.append(request.chunk)
+            if request.stop:
+                job.stop()
+                return
             if request.last:
-                break
+                upload.finish()
     except BaseException as exc:
         upload.fail(exc if isinstance(exc, Exception) else StreamConfigError("upload cancelled"))
         raise

@@ -15,6 +15,7 @@ flow while the job runs.
 """
 from __future__ import annotations
 
+import logging
 import queue
 import shutil
 import tempfile
@@ -31,21 +32,28 @@ import numpy as np
 
 from protos import translator_pb2 as pb
 from server import images
-from server.errors import VideoInputError, VideoOutputError, describe
+from server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from server.metrics import Metrics
 from server.models import LoadedModel
 from server.upload import UploadBuffer
 from server.video_output import InputInfo, VideoPlan, VideoWriter
 
 PROGRESS_INTERVAL_S = 0.2
+FFMPEG_WORDS_MAX = 4        # distinct FFmpeg messages quoted in a status
+FFMPEG_WORDS_CHARS = 400
 
 
 def enable_ffmpeg_error_logs() -> None:
-    """Routes FFmpeg's error messages to Python (PyAV drops them by default), so that a failed
-    upload's status can carry FFmpeg's own reason ("moov atom not found", "File ended
-    prematurely"). Each decoder thread captures its own messages with av.logging.Capture."""
-    if av.logging.get_level() is None:
-        av.logging.set_level(av.logging.ERROR)
+    """Routes FFmpeg's warnings and errors to Python (PyAV drops them by default), so that a
+    failed upload's status can carry FFmpeg's own words ("moov atom not found", "File ended
+    prematurely", "Packet corrupt"). Each decoder thread captures its own messages with
+    av.logging.Capture. Warnings are needed: the AVI demuxer reports a cut file only as one."""
+    level = av.logging.get_level()
+    if level is None or level < av.logging.WARNING:
+        av.logging.set_level(av.logging.WARNING)
+        # Uncaptured warnings (encoders, FFmpeg's own threads) would flood the server log; it
+        # keeps showing FFmpeg's errors only, as it did before warnings were routed.
+        logging.getLogger("libav").setLevel(logging.ERROR)
     # PyAV swallows a message equal to the previous one, whichever job logged it; each job must
     # see its own.
     av.logging.set_skip_repeated(False)
@@ -75,6 +83,7 @@ class VideoJob:
         self._items: queue.Queue = queue.Queue(maxsize=queue_depth)
         self._output_ready = threading.Event()
         self._cancelled = threading.Event()
+        self._stopped = threading.Event()
         self._dir = Path(tempfile.mkdtemp(prefix="pix2pix-video-", dir=tmp_dir))
         self.output_path = self._dir / f"output.{plan.container}"
         self._frames_total = 0
@@ -91,6 +100,16 @@ class VideoJob:
         self._cancelled.set()
         self.upload.fail(VideoInputError("the call was cancelled"))
 
+    def stop(self) -> None:
+        """The client's early end (VideoRequest.stop): decode no more and finish the output
+        with the frames translated so far."""
+        self._stopped.set()
+        self.upload.finish()  # a read waiting for bytes that will never come ends now
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
     def close(self, timeout: float = 10.0) -> None:
         """Waits for both threads, then deletes the job's temporary files."""
         for thread in self._threads:
@@ -104,10 +123,15 @@ class VideoJob:
         try:
             with av.logging.Capture() as logs:
                 self._demux_and_decode(logs)
+            outcome = ("end", None)
         except BaseException as exc:
-            self._put(("error", exc))
-        else:
-            self._put(("end", None))
+            outcome = ("error", exc)
+        if self._stopped.is_set():
+            # Whatever the cut-off upload did to FFmpeg is no error: the client asked for it.
+            outcome = ("end", None) if self.frames_in else (
+                "error", VideoStoppedError("the client stopped the job before any frame "
+                                           "was translated"))
+        self._put(outcome)
 
     def _demux_and_decode(self, logs: list) -> None:
         try:
@@ -132,7 +156,7 @@ class VideoJob:
             self._output_ready.wait()  # the encoder copies the audio stream's parameters first
             try:
                 for packet in container.demux([s for s in (video, audio) if s is not None]):
-                    if self._cancelled.is_set():
+                    if self._cancelled.is_set() or self._stopped.is_set():
                         return
                     if packet.stream is audio:
                         if packet.dts is not None:
@@ -144,14 +168,23 @@ class VideoJob:
                 raise VideoInputError(f"decoding stopped after frame {self.frames_in}: "
                                       f"{_reason(exc, logs)}") from None
             if self.frames_in == 0:
-                raise VideoInputError("the upload holds no decodable video frame")
-            demuxer_errors = [message.strip() for _, name, message in logs
-                              if name == container.format.name]
-            if demuxer_errors or self.frames_in < self._frames_total:
-                detail = "; ".join(demuxer_errors) or "the file ends early"
-                raise VideoInputError(f"the upload is truncated or corrupt: decoded "
-                                      f"{self.frames_in} of {self._frames_total or '?'} frames "
-                                      f"({detail})")
+                raise VideoInputError(f"the upload holds no decodable video frame"
+                                      f"{_quoted(_ffmpeg_words(logs))}")
+            self._check_complete(container.format.name, logs)
+
+    def _check_complete(self, demuxer: str, logs: list) -> None:
+        """A demuxer error, or fewer frames than the container lists, means a cut or damaged
+        file. Decoder complaints alone do not: healthy H.264 streams have some."""
+        demuxer_errors = [m for level, name, m in logs
+                          if name == demuxer and level <= av.logging.ERROR]
+        if not demuxer_errors and self.frames_in >= self._frames_total:
+            return
+        total = self._frames_total or "?"
+        ours = (f"the container lists {total} frames" if self.frames_in < self._frames_total
+                else "the demuxer reported an error")
+        words = _ffmpeg_words(logs) or "FFmpeg reported nothing more"
+        raise VideoInputError(f"the upload is truncated or corrupt: decoded {self.frames_in} of "
+                              f"{total} frames ({ours}; FFmpeg: {words})")
 
     def _submit(self, frame: av.VideoFrame) -> _VideoItem:
         slot = self.model.batcher.reserve()
@@ -245,7 +278,20 @@ class VideoJob:
 
 
 def _reason(exc: av.error.FFmpegError, logs: list) -> str:
-    """FFmpeg's own words: the error's strerror plus what the demuxer logged."""
-    logged = [message.strip() for level, _, message in logs if level <= av.logging.ERROR]
-    reason = exc.strerror or str(exc)
-    return f"{reason} ({'; '.join(logged)})" if logged else reason
+    """FFmpeg's own words: the error's strerror plus what FFmpeg logged."""
+    return f"{exc.strerror or exc}{_quoted(_ffmpeg_words(logs))}"
+
+
+def _ffmpeg_words(logs: list) -> str:
+    """The distinct warnings and errors FFmpeg logged in this thread, first ones first, cut to a
+    length that fits a status message (a damaged stream can log one per macroblock)."""
+    messages = list(dict.fromkeys(m.strip().rstrip(".") for level, _, m in logs
+                                  if level <= av.logging.WARNING and m.strip()))
+    text = "; ".join(messages[:FFMPEG_WORDS_MAX])
+    if len(messages) > FFMPEG_WORDS_MAX:
+        text += f"; ... {len(messages) - FFMPEG_WORDS_MAX} more"
+    return text if len(text) <= FFMPEG_WORDS_CHARS else text[:FFMPEG_WORDS_CHARS - 3] + "..."
+
+
+def _quoted(words: str) -> str:
+    return f" ({words})" if words else ""

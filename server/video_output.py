@@ -2,11 +2,13 @@
 input's audio (copied, or re-encoded when the container cannot hold it)."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.logging
 import numpy as np
 
 from protos import translator_pb2 as pb
@@ -16,6 +18,7 @@ from server.translate import check_output_size
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CONTAINER = "mp4"
+log = logging.getLogger("pix2pix.server")
 
 
 @dataclass(frozen=True)
@@ -72,8 +75,11 @@ class VideoWriter:
         try:
             self._video = self._container.add_stream(plan.codec, rate=source.rate)
             self._video.pix_fmt = _pixel_format(plan.codec)
-            if self._video.pix_fmt in ("yuv420p", "yuvj420p", "nv12"):  # 2x2 chroma: even sizes
-                total_width, height = max(2, total_width // 2 * 2), max(2, height // 2 * 2)
+            size = encodable_size(plan.codec, self._video.pix_fmt, total_width, height)
+            if size != (total_width, height):
+                log.info("%s cannot encode %dx%d %s: the output is scaled to %dx%d", plan.codec,
+                         total_width, height, self._video.pix_fmt, *size)
+                total_width, height = size
                 width = total_width // 2 if plan.side_by_side else total_width
             self.frame_size = (width, height)
             self._video.width, self._video.height = total_width, height
@@ -152,6 +158,24 @@ def _supported_rate(codec: str, rate: int) -> int:
     if not rates or rate in rates:
         return rate
     return min(rates, key=lambda r: (r < rate, abs(r - rate)))
+
+
+def encodable_size(codec: str, pix_fmt: str, width: int, height: int) -> tuple[int, int]:
+    """(width, height) when the encoder takes it, else rounded down to even numbers. Whether
+    an odd size works depends on the encoder, not only on 4:2:0 chroma (FFV1, VP8/VP9 and MPEG-4
+    take 161x121 in yuv420p; libx264 and libx265 refuse it), so the encoder is asked: opening
+    one costs a few milliseconds, once per job."""
+    if width % 2 == 0 and height % 2 == 0:
+        return width, height
+    context = av.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = width, height, pix_fmt
+    context.time_base = Fraction(1, 25)
+    try:
+        with av.logging.Capture():  # the refusal is expected; keep it out of the log
+            context.open()
+        return width, height
+    except av.error.FFmpegError:
+        return max(2, width // 2 * 2), max(2, height // 2 * 2)
 
 
 def _pixel_format(codec: str) -> str:

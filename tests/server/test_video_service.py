@@ -1,6 +1,8 @@
 """TranslateVideo end to end: clips encoded here with PyAV and the real clips of ../shared/data."""
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 
 import av
@@ -103,18 +105,71 @@ def test_a_faststart_mp4_decodes_while_it_uploads(stub, tmp_path):
     assert same_timing(probe(result.save(tmp_path / "out.mp4")), probe(clip))
 
 
-@pytest.mark.parametrize("suffix, options", [(".mkv", {}), (".mp4", {"movflags": "faststart"})])
-def test_a_truncated_upload_delivers_what_decoded_then_fails(stub, tmp_path, suffix, options):
-    clip = make_clip(tmp_path / f"in{suffix}", frames=30, fps=10, audio=False)
+def decodable_frames(data: bytes) -> int:
+    """How many frames FFmpeg gets out of ``data`` (decoded here, as the server does)."""
+    frames = 0
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            video = container.streams.video[0]
+            video.thread_type = "AUTO"
+            for packet in container.demux(video):
+                frames += len(packet.decode())
+    except av.FFmpegError:
+        pass  # what decoded before the error counts
+    return frames
+
+
+@pytest.mark.parametrize("suffix, codec, options, ffmpeg_says", [
+    (".mkv", "libx264", {}, "File ended prematurely"),
+    (".mp4", "libx264", {"movflags": "faststart"}, "partial file"),
+    # The AVI demuxer logs a cut file only as a warning, and nothing at all as an error.
+    (".avi", "mpeg4", {}, "Packet corrupt (stream = 0"),
+])
+@pytest.mark.parametrize("mark_last", [True, False], ids=["last", "half-closed"])
+def test_a_truncated_upload_delivers_what_decoded_then_fails(stub, tmp_path, suffix, codec,
+                                                             options, ffmpeg_says, mark_last):
+    clip = make_clip(tmp_path / f"in{suffix}", frames=30, fps=10, audio=False, codec=codec)
     if options:
         clip = remux(clip, tmp_path / f"fast{suffix}", **options)
     data = clip.read_bytes()
-    result = translate_video(stub, data[: len(data) * 2 // 3])
+    cut = data[: len(data) * 9 // 10]
+    result = translate_video(stub, cut, mark_last=mark_last)
     assert result.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "truncated or corrupt" in result.details
+    assert "FFmpeg: " in result.details and ffmpeg_says in result.details, result.details
     delivered = probe(result.save(tmp_path / "partial.mp4"))
-    assert 0 < delivered["frames"] < 30
+    assert delivered["frames"] == decodable_frames(cut) > 0  # every frame that decoded
     assert f"decoded {delivered['frames']} of" in result.details
+
+
+@pytest.mark.parametrize("suffix, codec", [(".avi", "mpeg4"), (".webm", "libvpx"),
+                                           (".webm", "libvpx-vp9")])
+def test_avi_and_webm_uploads_keep_frame_count_and_rate(stub, tmp_path, suffix, codec):
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV build has no {codec} encoder")
+    clip = make_clip(tmp_path / f"in{suffix}", frames=15, fps=12, audio=False, codec=codec)
+    result = translate_video(stub, clip.read_bytes(), chunk_size=4096)
+    assert result.code == grpc.StatusCode.OK, result.details
+    out, source = probe(result.save(tmp_path / "out.mp4")), probe(clip)
+    assert out["frames"] == source["frames"] == result.done.frames == 15
+    assert out["fps"] == pytest.approx(12, rel=1e-3) and result.done.fps == pytest.approx(12)
+
+
+@pytest.mark.parametrize("codec, container, size", [
+    ("libx264", "mp4", (160, 120)),    # 4:2:0 H.264 needs even sizes: rounded down, logged
+    ("ffv1", "matroska", (161, 121)),  # FFV1 takes the odd size as it is
+])
+def test_an_odd_sized_upload(stub, tmp_path, caplog, codec, container, size):
+    clip = make_clip(tmp_path / "odd.avi", frames=6, width=161, height=121, fps=10,
+                     audio=False, codec="mpeg4")
+    with caplog.at_level(logging.INFO, logger="pix2pix.server"):
+        result = translate_video(stub, clip.read_bytes(), codec=codec, container=container)
+    assert result.code == grpc.StatusCode.OK, result.details
+    out = probe(result.save(tmp_path / "out.bin"))
+    assert (out["width"], out["height"]) == size == (result.done.width, result.done.height)
+    assert out["frames"] == 6
+    note = f"{codec} cannot encode 161x121 yuv420p: the output is scaled to 160x120"
+    assert (note in caplog.text) == (size == (160, 120))
 
 
 @pytest.mark.parametrize("make_data, reason", [
