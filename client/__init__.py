@@ -10,7 +10,7 @@ from client.async_client import AsyncTranslatorClient
 from client.config import ClientConfig
 from client.errors import (AuthError, ClientError, DeadlineExceededError, InputFileError,
                            InvalidInputError, ModelNotFoundError, OutputFileError, ServerError,
-                           ServerUnavailableError)
+                           ServerUnavailableError, StoppedError)
 from client.frames import ModelInfo, TranslatedFrame
 from client.local_video import VideoResult
 from client.sync_client import TranslatorClient
@@ -19,5 +19,5 @@ __all__ = [
     "TranslatorClient", "AsyncTranslatorClient", "ClientConfig", "ModelInfo", "TranslatedFrame",
     "VideoResult", "ClientError", "ServerUnavailableError", "ModelNotFoundError", "AuthError",
     "InvalidInputError", "DeadlineExceededError", "ServerError", "InputFileError",
-    "OutputFileError",
+    "OutputFileError", "StoppedError",
 ]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import AsyncIterable, AsyncIterator, Iterable, Sequence
 
@@ -148,16 +149,18 @@ class AsyncTranslatorClient:
                               server_decode: bool = False, side_by_side: bool = False,
                               size: tuple[int, int] | None = None,
                               progress: Progress | None = None, codec: str = "libx264",
-                              audio: bool = True) -> VideoResult:
+                              audio: bool = True,
+                              stop: threading.Event | None = None) -> VideoResult:
         """As TranslatorClient.translate_video; decoding and encoding run in worker threads so
         the event loop stays free."""
         if server_decode:
             return await self._translate_video_on_server(src, dst, model=model, size=size,
                                                          side_by_side=side_by_side,
-                                                         progress=progress, codec=codec)
+                                                         progress=progress, codec=codec,
+                                                         stop=stop)
         await self.wait_until_ready()
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
-                            audio=audio, progress=progress)
+                            audio=audio, progress=progress, stop=stop)
         await asyncio.to_thread(job.__enter__)
         failed = True
         try:
@@ -170,24 +173,38 @@ class AsyncTranslatorClient:
         return job.result()
 
     async def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                         progress, codec) -> VideoResult:
+                                         progress, codec, stop) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         await self.wait_until_ready()
-        with rv.open_input(src) as source, rv.open_output(dst) as out:
-            feed = _AsyncFeed.of(rv.video_requests(config, source))
-            call = self._stub.TranslateVideo(feed.requests(), metadata=self._metadata,
-                                             timeout=self.config.stream_timeout_s)
-            writer = rv.ReplyWriter(out, dst, progress)
+        with rv.open_input(src) as source:
+            upload = rv.Upload(config, source, stop)
+            writer = rv.ReplyWriter(dst, progress)
             try:
-                async for reply in call:
-                    writer.handle(reply)
-            except grpc.RpcError as exc:
-                feed.raise_error()
-                raise await self._diagnose(exc, model, f"TranslateVideo of {src}") from None
-            finally:
-                call.cancel()
+                error = await self._video_call(upload, writer, model, f"TranslateVideo of {src}")
+            except BaseException:
+                writer.close(keep=False)  # a local failure or a cancellation: nothing to keep
+                raise
+        return rv.conclude(writer, upload, error, self.target)
+
+    async def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter, model: str,
+                          what: str) -> ClientError | None:
+        """As TranslatorClient._video_call."""
+        feed = _AsyncFeed.of(upload.async_requests())
+        call = self._stub.TranslateVideo(feed.requests(), metadata=self._metadata,
+                                         timeout=self.config.stream_timeout_s)
+        upload.attach(call.cancel)
+        error = None
+        try:
+            async for reply in call:
+                writer.handle(reply)
+        except grpc.RpcError as exc:
+            feed.raise_error()
+            error = await self._diagnose(exc, model, what)
+        finally:
+            upload.close()
+            call.cancel()
         feed.raise_error()
-        return rv.result(dst, writer.done, self.target)
+        return error
 
 
 async def _pull(next_item) -> AsyncIterator[np.ndarray]:
@@ -211,7 +228,7 @@ class _AsyncFeed:
         self.error: BaseException | None = None
 
     @classmethod
-    def of(cls, requests: Iterable) -> "_AsyncFeed":
+    def of(cls, requests: Iterable | AsyncIterable) -> "_AsyncFeed":
         feed = cls(None, None)
         feed._source = requests
         return feed
@@ -219,7 +236,7 @@ class _AsyncFeed:
     async def requests(self):
         try:
             if self._source is not None:
-                for request in self._source:
+                async for request in _aiter(self._source):
                     yield request
                 return
             yield pb.TranslateRequest(config=self._config)

@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         with TranslatorClient(config) as client:
             return getattr(commands, args.command)(client, args)
     except KeyboardInterrupt:
-        print("\npix2pix-client: interrupted; partial output closed", file=sys.stderr)
+        # Commands with an output say what it holds (video); a recording is closed (webcam).
+        print("\npix2pix-client: interrupted", file=sys.stderr)
         return exit_codes.INTERRUPTED
     except (ClientError, RuntimeError) as exc:
         code = exit_codes.for_error(exc)

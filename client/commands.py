@@ -3,8 +3,11 @@ and returns an exit code. Errors are raised as client.errors types; cli.main map
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -12,6 +15,7 @@ import numpy as np
 
 from client import exit_codes
 from client.errors import InputFileError, OutputFileError
+from client.local_video import VideoResult
 from client.sync_client import TranslatorClient
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -32,17 +36,62 @@ def _progress_bar(description: str, unit: str = "frame"):
 
 
 def video(client: TranslatorClient, args) -> int:
+    """The first Ctrl-C stops the job gracefully: the output keeps the frames done so far (with
+    --server-decode the server finishes and sends it). A second one stops at once: a local
+    output is closed as it is; a server-side one is lost, so nothing is written."""
     bar, update = _progress_bar(f"{args.input.name} -> {args.output.name}")
-    with bar:
-        result = client.translate_video(args.input, args.output, model=args.model,
-                                        server_decode=args.server_decode,
-                                        side_by_side=args.side_by_side, size=args.size,
-                                        progress=update, codec=args.codec,
-                                        audio=not args.no_audio)
-    print(f"wrote {result.path}: {result.frames} frames, {result.width}x{result.height}, "
-          f"{result.fps:.3f} fps, {result.duration_s:.2f} s"
-          f"{', with audio' if result.has_audio else ''}")
+    stop = threading.Event()
+    again = ("Ctrl-C again to abort; nothing is written then" if args.server_decode
+             else "Ctrl-C again to close the output at once")
+    try:
+        with bar, _first_ctrl_c_sets(stop, f"\npix2pix-client: stopping; finishing the frames "
+                                           f"done so far ({again})"):
+            result = client.translate_video(args.input, args.output, model=args.model,
+                                            server_decode=args.server_decode,
+                                            side_by_side=args.side_by_side, size=args.size,
+                                            progress=update, codec=args.codec,
+                                            audio=not args.no_audio, stop=stop)
+    except KeyboardInterrupt:
+        kept = bar.n if not args.server_decode else 0  # frames the closed local output holds
+        print(f"\npix2pix-client: interrupted; " + (
+            f"{args.output} holds the first {kept} frames" if kept
+            else f"no output written ({args.output} not created or left as it was)"),
+            file=sys.stderr)
+        return exit_codes.INTERRUPTED
+    if result.note:
+        print(f"pix2pix-client: {result.note}", file=sys.stderr)
+    print(f"wrote {result.path}: {_describe(result)}")
+    if not result.complete:
+        print(f"pix2pix-client: interrupted; {result.path} holds the first {result.frames} "
+              f"frames (partial output, playable)", file=sys.stderr)
+        return exit_codes.INTERRUPTED
     return exit_codes.OK
+
+
+def _describe(result: VideoResult) -> str:
+    return (f"{result.frames} frames, {result.width}x{result.height}, {result.fps:.3f} fps, "
+            f"{result.duration_s:.2f} s{', with audio' if result.has_audio else ''}")
+
+
+@contextlib.contextmanager
+def _first_ctrl_c_sets(stop: threading.Event, message: str):
+    """While inside: the first SIGINT sets ``stop`` and prints ``message``; the next raises
+    KeyboardInterrupt as usual. SIGINT left ignored (a background job) stays ignored."""
+    def handle(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(message, file=sys.stderr, flush=True)
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def webcam(client: TranslatorClient, args) -> int:

@@ -45,6 +45,11 @@ class ServerError(ClientError):
     """Any other failure the server reported (INTERNAL, RESOURCE_EXHAUSTED, ...)."""
 
 
+class StoppedError(ClientError):
+    """A job stopped on request (``stop``, the CLI's Ctrl-C) before it had any output to keep:
+    no output file was written."""
+
+
 class InputFileError(ClientError, OSError):
     """A local input (video, image, camera, stream URL) that cannot be opened or decoded."""
 

@@ -13,7 +13,8 @@ BAD_INPUT = 5         # input file/dir/device missing or undecodable, or rejecte
 BAD_OUTPUT = 6        # output path cannot be created or written
 AUTH = 7              # token missing or refused
 UNSUPPORTED = 8       # a feature this machine lacks (--show with headless OpenCV)
-INTERRUPTED = 130     # Ctrl-C (128 + SIGINT); partial outputs are closed and playable
+INTERRUPTED = 130     # Ctrl-C (128 + SIGINT); a partial output is closed and playable, or
+                      # not written at all (nothing done yet, or a second Ctrl-C)
 
 TABLE = [
     (OK, "success"),
@@ -25,7 +26,7 @@ TABLE = [
     (BAD_OUTPUT, "unwritable output"),
     (AUTH, "authentication refused"),
     (UNSUPPORTED, "feature unavailable here (--show without GUI OpenCV)"),
-    (INTERRUPTED, "interrupted by Ctrl-C (partial output closed, playable)"),
+    (INTERRUPTED, "interrupted by Ctrl-C (partial output closed, playable; or none written)"),
 ]
 
 _BY_ERROR = [  # first match wins
@@ -36,6 +37,7 @@ _BY_ERROR = [  # first match wins
     (errors.OutputFileError, BAD_OUTPUT),
     (errors.AuthError, AUTH),
     (DisplayUnavailableError, UNSUPPORTED),
+    (errors.StoppedError, INTERRUPTED),
 ]
 
 

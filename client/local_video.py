@@ -6,12 +6,14 @@ frame i is written at input frame i's timestamp, so count, rate and duration are
 from __future__ import annotations
 
 import collections
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from client.errors import InputFileError, StoppedError
 from client.pipeline import Prefetcher
 from client.video_io import VideoSink, VideoSource
 
@@ -27,18 +29,24 @@ class VideoResult:
     width: int
     height: int
     has_audio: bool
+    complete: bool = True  # False: stopped early, the file holds the first ``frames`` frames
+    note: str = ""         # e.g. that an odd size was rounded to even for the encoder
 
 
 class LocalVideoJob:
     """One file's translation. Enter it, send ``inputs()`` to the server, ``write()`` every
-    reply in order; leaving closes the output so that it plays even after an interruption."""
+    reply in order; leaving closes the output so that it plays even after an interruption.
+    Once ``stop`` is set, ``inputs()`` ends: the frames already sent are still written."""
 
     def __init__(self, src: str | Path, dst: str | Path, *, size: tuple[int, int] | None = None,
                  side_by_side: bool = False, codec: str = "libx264", audio: bool = True,
-                 progress: Progress | None = None, prefetch: int = 8):
+                 progress: Progress | None = None, prefetch: int = 8,
+                 stop: threading.Event | None = None):
         self._args = dict(src=src, dst=dst, size=size, side_by_side=side_by_side, codec=codec,
                           audio=audio, prefetch=prefetch)
         self._progress = progress
+        self._stop = stop
+        self.stopped = False  # inputs() ended at ``stop``, before the last frame
         # (pts, original frame or None) of every frame sent and not yet written back
         self._pending: collections.deque = collections.deque()
         self.source: VideoSource | None = None
@@ -56,21 +64,31 @@ class LocalVideoJob:
             self._prefetcher = Prefetcher(self.source.frames(with_audio=a["audio"]),
                                           depth=a["prefetch"], name="video-decode")
         except BaseException:
+            if self.sink is not None:
+                self.sink.close()  # deletes the output file: it holds no frame
             self.source.close()
             raise
+        self._items = self._until_stopped()
         return self
+
+    def _until_stopped(self) -> Iterator[tuple[np.ndarray, int]]:
+        for item in self._prefetcher:
+            if self._stop is not None and self._stop.is_set():
+                self.stopped = True
+                return
+            yield item
 
     def inputs(self) -> Iterator[np.ndarray]:
         """The frames to translate; safe to iterate from gRPC's sender thread."""
         keep = self._args["side_by_side"]
-        for image, pts in self._prefetcher:
+        for image, pts in self._items:
             self._pending.append((pts, image if keep else None))
             yield image
 
     def next_input(self) -> np.ndarray | None:
         """One frame of ``inputs()`` for callers that pull (the asyncio client, from a worker
         thread); None at the end (StopIteration cannot cross an asyncio future)."""
-        item = next(self._prefetcher, None)
+        item = next(self._items, None)
         if item is None:
             return None
         image, pts = item
@@ -100,8 +118,14 @@ class LocalVideoJob:
                 self.source.close()
 
     def result(self) -> VideoResult:
+        """What was written, once closed; an output without frames was not kept (VideoSink)."""
         info, sink = self.source.info, self.sink
+        if sink.frames_written == 0:
+            if self.stopped:
+                raise StoppedError(f"stopped before the first frame; {sink.path} was not written")
+            raise InputFileError(f"{info.path} holds no video frame; {sink.path} was not written")
         return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.fps),
                            duration_s=sink.frames_written / float(info.fps),
                            width=sink.video.width, height=sink.video.height,
-                           has_audio=sink.audio is not None)
+                           has_audio=sink.audio is not None, complete=not self.stopped,
+                           note=sink.note)

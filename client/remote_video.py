@@ -1,14 +1,28 @@
 """Server-side video translation (TranslateVideo): the file's bytes go up in chunks, the
-output container's bytes come back in chunks and are written as they arrive."""
+output container's bytes come back in chunks and are written as they arrive.
+
+Stopping early (``stop``, the CLI's first Ctrl-C) does not cancel the call: the client sends
+``stop = true`` and half-closes, the server finishes the output with the frames translated so
+far and sends it. A cancelled call would leave nothing: the server sends the container only
+once it is closed. If the server has not finished STOP_GRACE_S after the stop, the call is
+cancelled and no output is written."""
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
-from client.errors import InputFileError, OutputFileError
+import grpc
+
+from client.errors import ClientError, InputFileError, OutputFileError, ServerError, StoppedError
+from client.local_video import VideoResult
+from client.output_file import PendingFile
 from protos import translator_pb2 as pb
 
 CHUNK_BYTES = 1 << 20
+STOP_GRACE_S = 30.0
+_POLL_S = 0.1  # how often a request stream held open looks at the stop event
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
               ".webm": "webm", ".avi": "avi"}
 
@@ -35,16 +49,7 @@ def open_input(src: str | Path) -> BinaryIO:
         raise InputFileError(f"cannot read {src}: {exc.strerror}") from exc
 
 
-def open_output(dst: str | Path) -> BinaryIO:
-    try:
-        Path(dst).parent.mkdir(parents=True, exist_ok=True)
-        return open(dst, "wb")
-    except OSError as exc:
-        raise OutputFileError(f"cannot write {dst}: {exc.strerror}") from exc
-
-
-def video_requests(config: pb.VideoConfig, src: BinaryIO) -> Iterator[pb.VideoRequest]:
-    yield pb.VideoRequest(config=config)
+def video_chunks(src: BinaryIO) -> Iterator[pb.VideoRequest]:
     chunk = src.read(CHUNK_BYTES)
     while chunk:
         following = src.read(CHUNK_BYTES)
@@ -54,38 +59,173 @@ def video_requests(config: pb.VideoConfig, src: BinaryIO) -> Iterator[pb.VideoRe
         raise InputFileError(f"{getattr(src, 'name', 'input')} is empty")
 
 
-def write_chunk(out: BinaryIO, data: bytes, dst: str | Path) -> None:
-    try:
-        out.write(data)
-    except OSError as exc:
-        raise OutputFileError(f"cannot write {dst}: {exc.strerror}") from exc
+class Upload:
+    """The requests of one TranslateVideo call: the config, then the file in chunks. With a
+    ``stop`` event the stream stays open after the last chunk, until the call ends or ``stop``
+    is set; then (or as soon as ``stop`` is set during the upload) it sends ``stop = true``,
+    half-closes, and gives the server ``grace_s`` to finish before the call is cancelled."""
+
+    def __init__(self, config: pb.VideoConfig, src: BinaryIO,
+                 stop: threading.Event | None = None, grace_s: float | None = None):
+        self._config, self._src, self._stop = config, src, stop
+        self.grace_s = STOP_GRACE_S if grace_s is None else grace_s
+        self._over = threading.Event()
+        self._cancel: Callable[[], None] | None = None
+        self._timer = None
+        self.stop_sent = False
+        self.timed_out = False
+
+    def attach(self, cancel: Callable[[], None]) -> None:
+        """What to call when the grace period after a stop runs out (the call's cancel)."""
+        self._cancel = cancel
+
+    def requests(self) -> Iterator[pb.VideoRequest]:
+        """For the sync client; iterated by gRPC's sender thread, so it may block."""
+        yield from self._upload(_thread_timer)
+        if self.stop_sent or self._stop is None:
+            return
+        while not self._over.is_set():
+            if self._stop.wait(_POLL_S):
+                yield self._stop_request(_thread_timer)
+                return
+
+    async def async_requests(self):
+        """For the asyncio client: the same, without blocking the event loop (the grace timer
+        runs on the loop too: a grpc.aio call must be cancelled from its own loop)."""
+        start_timer = asyncio.get_running_loop().call_later
+        for request in self._upload(start_timer):
+            yield request
+        if self.stop_sent or self._stop is None:
+            return
+        while not self._over.is_set():
+            if self._stop.is_set():
+                yield self._stop_request(start_timer)
+                return
+            await asyncio.sleep(_POLL_S)
+
+    def _upload(self, start_timer) -> Iterator[pb.VideoRequest]:
+        yield pb.VideoRequest(config=self._config)
+        for request in video_chunks(self._src):
+            if self._stop is not None and self._stop.is_set():
+                yield self._stop_request(start_timer)
+                return
+            yield request
+
+    def _stop_request(self, start_timer) -> pb.VideoRequest:
+        self.stop_sent = True
+        self._timer = start_timer(self.grace_s, self._time_out)
+        return pb.VideoRequest(stop=True)
+
+    def _time_out(self) -> None:
+        if not self._over.is_set() and self._cancel is not None:
+            self.timed_out = True
+            self._cancel()
+
+    def close(self) -> None:
+        """The call is over: a request stream still held open ends, the grace timer stops."""
+        self._over.set()
+        if self._timer is not None:
+            self._timer.cancel()
 
 
-def result(dst: str | Path, done: pb.VideoInfo | None, target: str):
-    """The server's closing VideoInfo as a VideoResult; a stream that ended without one broke."""
-    from client.errors import ServerError
-    from client.local_video import VideoResult
-
-    if done is None:
-        raise ServerError(f"TranslateVideo ended without its final report; {dst} is incomplete",
-                          target=target)
-    return VideoResult(path=str(dst), frames=done.frames, fps=done.fps, duration_s=done.duration_s,
-                       width=done.width, height=done.height, has_audio=done.has_audio)
+def _thread_timer(delay_s: float, action: Callable[[], None]) -> threading.Timer:
+    timer = threading.Timer(delay_s, action)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class ReplyWriter:
-    """Handles TranslateVideo replies in arrival order: output bytes to the file, progress to
-    the callback, the closing report kept in ``done``."""
+    """Handles TranslateVideo replies in arrival order: output bytes to a pending file (moved
+    onto ``dst`` by close(keep=True)), progress to the callback, the closing report in
+    ``done``."""
 
-    def __init__(self, out: BinaryIO, dst: str | Path, progress=None):
-        self._out, self._dst, self._progress = out, dst, progress
+    def __init__(self, dst: str | Path, progress=None):
+        self.dst = Path(dst)
+        self._file = PendingFile(dst)
+        self._file.prepare()
+        try:
+            self._out = open(self._file.path, "wb")
+        except OSError as exc:
+            raise OutputFileError(f"cannot write {dst}: {exc.strerror}") from exc
+        self._progress = progress
         self.done: pb.VideoInfo | None = None
+        self.frames_done = 0
+        self.received = False  # any output bytes
 
     def handle(self, reply: pb.VideoResponse) -> None:
         kind = reply.WhichOneof("msg")
         if kind == "chunk":
-            write_chunk(self._out, reply.chunk, self._dst)
-        elif kind == "progress" and self._progress is not None:
-            self._progress(reply.progress.frames_done, reply.progress.frames_total)
+            self._write(reply.chunk)
+        elif kind == "progress":
+            self.frames_done = reply.progress.frames_done
+            if self._progress is not None:
+                self._progress(reply.progress.frames_done, reply.progress.frames_total)
         elif kind == "done":
             self.done = reply.done
+
+    def _write(self, data: bytes) -> None:
+        self.received = True
+        try:
+            self._out.write(data)
+        except OSError as exc:
+            raise OutputFileError(f"cannot write {self.dst}: {exc.strerror}") from exc
+
+    def close(self, keep: bool) -> None:
+        self._out.close()
+        if keep:
+            self._file.keep()
+        else:
+            self._file.discard()
+
+
+def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
+             target: str) -> VideoResult:
+    """Keeps or deletes the output once the call is over; returns the result or raises.
+
+    The output is kept when the server sent ``done``, or when it ended the call with
+    INVALID_ARGUMENT after output chunks: a truncated upload, for which the server sends a
+    finished container of every frame that decoded. After a stop, that output is the partial
+    result (an older server, which ignores ``stop``, sees the half-close as a truncated upload);
+    without one, StoppedError says that nothing was written."""
+    kept = writer.done is not None if error is None else (
+        writer.received and error.code == grpc.StatusCode.INVALID_ARGUMENT)
+    writer.close(keep=kept)
+    if upload.stop_sent:
+        if kept:
+            return _partial_result(writer)
+        raise StoppedError(_nothing_written(writer.dst, upload, error), target=target)
+    if error is not None:
+        raise error
+    if writer.done is None:
+        raise ServerError(f"TranslateVideo ended without its final report; {writer.dst} was "
+                          f"not written", target=target)
+    return _result(writer.dst, writer.done, complete=True)
+
+
+def _result(dst: Path, done: pb.VideoInfo, complete: bool) -> VideoResult:
+    return VideoResult(path=str(dst), frames=done.frames, fps=done.fps, duration_s=done.duration_s,
+                       width=done.width, height=done.height, has_audio=done.has_audio,
+                       complete=complete)
+
+
+def _partial_result(writer: ReplyWriter) -> VideoResult:
+    if writer.done is not None:
+        return _result(writer.dst, writer.done, complete=False)
+    from client.video_io import VideoSource  # PyAV, only for this rare case
+
+    with VideoSource(writer.dst) as written:
+        info = written.info
+    return VideoResult(path=str(writer.dst), frames=writer.frames_done, fps=float(info.fps),
+                       duration_s=info.duration_s, width=info.width, height=info.height,
+                       has_audio=info.has_audio, complete=False)
+
+
+def _nothing_written(dst: Path, upload: Upload, error: ClientError | None) -> str:
+    if upload.timed_out:
+        why = f"the server had not finished {upload.grace_s:g} s after the stop"
+    elif error is not None:
+        why = error.detail
+    else:
+        why = "the server sent no output"
+    return f"stopped before any output arrived ({why}); {dst} was not written"

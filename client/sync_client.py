@@ -12,7 +12,7 @@ from client import frames as fr
 from client import remote_video as rv
 from client.channel import call_metadata, open_channel, unreachable
 from client.config import ClientConfig, as_config
-from client.errors import ServerError, from_rpc_error
+from client.errors import ClientError, ServerError, from_rpc_error
 from client.frames import ModelInfo, TranslatedFrame
 from client.local_video import LocalVideoJob, Progress, VideoResult
 from client.pipeline import RequestFeed
@@ -137,40 +137,57 @@ class TranslatorClient:
     def translate_video(self, src: str | Path, dst: str | Path, *, model: str,
                         server_decode: bool = False, side_by_side: bool = False,
                         size: tuple[int, int] | None = None, progress: Progress | None = None,
-                        codec: str = "libx264", audio: bool = True) -> VideoResult:
+                        codec: str = "libx264", audio: bool = True,
+                        stop: threading.Event | None = None) -> VideoResult:
         """Translates a video file into ``dst`` (container from its suffix). Locally decoded
         and encoded by default; ``server_decode`` sends the file to the server instead.
-        ``progress(done, total)`` is called as frames complete (total 0 when unknown)."""
+        ``progress(done, total)`` is called as frames complete (total 0 when unknown).
+        Setting ``stop`` ends the job early: the result holds the frames done so far
+        (``complete`` False); StoppedError when there were none. ``dst`` is written only
+        when there is output to keep (client.output_file)."""
         if server_decode:
             return self._translate_video_on_server(src, dst, model=model, size=size,
                                                    side_by_side=side_by_side, progress=progress,
-                                                   codec=codec)
+                                                   codec=codec, stop=stop)
         self.wait_until_ready()  # before the output file is created
         with LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
-                           audio=audio, progress=progress) as job:
+                           audio=audio, progress=progress, stop=stop) as job:
             for image in self.translate_frames(job.inputs(), model=model, size=size):
                 job.write(image)
         return job.result()
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                   progress, codec) -> VideoResult:
+                                   progress, codec, stop) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         self.wait_until_ready()
-        with rv.open_input(src) as source, rv.open_output(dst) as out:
-            feed = RequestFeed(rv.video_requests(config, source))
-            call = self._stub.TranslateVideo(feed, metadata=self._metadata,
-                                             timeout=self.config.stream_timeout_s)
-            writer = rv.ReplyWriter(out, dst, progress)
+        with rv.open_input(src) as source:
+            upload = rv.Upload(config, source, stop)
+            writer = rv.ReplyWriter(dst, progress)
             try:
-                for reply in call:
-                    writer.handle(reply)
-            except grpc.RpcError as exc:
-                if feed.error is not None:
-                    raise feed.error from None
-                raise from_rpc_error(exc, self.target, f"TranslateVideo of {src}") from None
-            finally:
-                feed.stop()
-                call.cancel()
+                error = self._video_call(upload, writer, f"TranslateVideo of {src}")
+            except BaseException:
+                writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
+                raise
+        return rv.conclude(writer, upload, error, self.target)
+
+    def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter,
+                    what: str) -> ClientError | None:
+        """Runs one TranslateVideo call into ``writer``; the server's error, if any, is
+        returned for rv.conclude to judge (after a stop it may be no failure)."""
+        feed = RequestFeed(upload.requests())
+        call = self._stub.TranslateVideo(feed, metadata=self._metadata,
+                                         timeout=self.config.stream_timeout_s)
+        upload.attach(call.cancel)
+        error = None
+        try:
+            for reply in call:
+                writer.handle(reply)
+        except grpc.RpcError as exc:
+            error = from_rpc_error(exc, self.target, what)
+        finally:
+            upload.close()
+            feed.stop()
+            call.cancel()
         if feed.error is not None:
             raise feed.error
-        return rv.result(dst, writer.done, self.target)
+        return error

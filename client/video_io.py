@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Iterator
 
 import av
+import av.logging
 import numpy as np
 
 from client.errors import InputFileError, OutputFileError
+from client.output_file import PendingFile
 
 
 @dataclass(frozen=True)
@@ -94,25 +96,28 @@ class VideoSource:
 
 class VideoSink:
     """An output file: H.264 (by default) at the input's timestamps, optional input | output
-    layout, audio copied from ``audio_template`` (an input audio stream) when given."""
+    layout, audio copied from ``audio_template`` (an input audio stream) when given.
+
+    It is written under a temporary name (client.output_file) and moved to ``path`` by
+    close() when it holds a frame; without one it is deleted. An odd size the encoder refuses
+    (H.264 and H.265 in 4:2:0) is rounded down to even; ``note`` then says so."""
 
     def __init__(self, path: str | Path, info: VideoInfo, *, size: tuple[int, int] | None = None,
                  side_by_side: bool = False, codec: str = "libx264", crf: int | None = 18,
                  audio_template=None):
         self.path = str(path)
         self.panel = size or (info.width, info.height)  # (width, height) of one picture
-        width = self.panel[0] * (2 if side_by_side else 1)
-        height = self.panel[1]
-        if width % 2 or height % 2:
-            raise OutputFileError(f"{self.path}: output size {width}x{height} must be even "
-                                  f"for yuv420p video; pick an even --size")
         self.side_by_side = side_by_side
+        self.note = self._fit_encoder(codec)
+        width, height = self.panel[0] * (2 if side_by_side else 1), self.panel[1]
         self._last_pts: int | None = None
         self.frames_written = 0
+        self._file = PendingFile(path)
+        self._file.prepare()
         try:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._container = av.open(self.path, "w")
+            self._container = av.open(str(self._file.path), "w")
         except (av.FFmpegError, OSError, ValueError) as exc:
+            self._file.discard()
             raise OutputFileError(f"cannot write {self.path}: {_reason(exc)}") from exc
         try:
             self.video = self._container.add_stream(codec, rate=info.fps)
@@ -125,7 +130,20 @@ class VideoSink:
                           if audio_template is not None else None)
         except (av.FFmpegError, ValueError) as exc:
             self._container.close()
+            self._file.discard()
             raise OutputFileError(f"cannot set up {codec} video in {self.path}: {_reason(exc)}") from exc
+
+    def _fit_encoder(self, codec: str) -> str:
+        """Rounds ``panel`` down to even numbers when the encoder cannot take the odd size;
+        returns a one-line note saying so, or ""."""
+        factor = 2 if self.side_by_side else 1
+        width, height = self.panel[0] * factor, self.panel[1]
+        fitted = encodable_size(codec, "yuv420p", width, height)
+        if fitted == (width, height):
+            return ""
+        self.panel = (fitted[0] // factor, fitted[1])
+        return (f"note: {codec} cannot encode {width}x{height} (4:2:0 needs even sizes); "
+                f"{self.path} is scaled to {fitted[0]}x{fitted[1]}")
 
     def write(self, image: np.ndarray, pts: int, original: np.ndarray | None = None) -> None:
         picture = _fit(image, self.panel)
@@ -157,20 +175,44 @@ class VideoSink:
 
     def close(self) -> None:
         """Flushes the encoder and writes the container trailer: after this the file plays,
-        also when translation stopped half way (Ctrl-C)."""
+        also when translation stopped half way (Ctrl-C). A file without frames is deleted."""
         if self._container is None:
             return
+        flushed = False
         try:
             self._mux(self.video.encode())
+            flushed = True
         finally:
             self._container.close()
             self._container = None
+            if flushed and self.frames_written:
+                self._file.keep()
+            else:
+                self._file.discard()
 
     def __enter__(self) -> "VideoSink":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def encodable_size(codec: str, pix_fmt: str, width: int, height: int) -> tuple[int, int]:
+    """(width, height) when the encoder takes it, else rounded down to even numbers. Whether an
+    odd size works depends on the encoder (FFV1, VP8/VP9 and MPEG-4 take 161x121 in yuv420p;
+    libx264 and libx265 refuse it), so the encoder is asked; the server does the same."""
+    if width % 2 == 0 and height % 2 == 0:
+        return width, height
+    try:
+        context = av.CodecContext.create(codec, "w")
+        context.width, context.height, context.pix_fmt = width, height, pix_fmt
+        context.time_base = Fraction(1, 25)
+        with av.logging.Capture():  # the refusal is expected; keep it off the terminal
+            context.open()
+        return width, height
+    except (av.FFmpegError, ValueError):
+        # An unknown codec fails here too and is reported where the stream is added.
+        return max(2, width // 2 * 2), max(2, height // 2 * 2)
 
 
 def _fit(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -189,6 +189,8 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
             panel = (reply.image.shape[1], reply.image.shape[0])
             if recorder is None and config.record is not None:
                 recorder = _recorder(config.record, panel, capture.fps)
+                if recorder.note:
+                    report(recorder.note)
             picture = _side_by_side(original, reply.image, panel)
             if recorder is not None:
                 recorder.write(picture, int((time.monotonic() - started) * 1000))

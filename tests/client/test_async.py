@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -88,3 +89,33 @@ def test_stream_errors_keep_their_status(address, token_server):
         with pytest.raises(AuthError):
             run(translate(f"127.0.0.1:{token_server.port}", "tiny", token="wrong"))
     run(translate(f"127.0.0.1:{token_server.port}", "tiny", token="s3cret"))
+
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_translate_video_stop_keeps_the_frames_done_so_far(address, tmp_path, server_decode):
+    from tests.media import make_clip
+
+    src = make_clip(tmp_path / "long.mp4", frames=400, fps=25, audio=False)
+    stop = threading.Event()
+
+    async def main():
+        async with AsyncTranslatorClient(address) as client:
+            return await client.translate_video(
+                src, tmp_path / "part.mp4", model="tiny", server_decode=server_decode, stop=stop,
+                progress=lambda done, total: done >= 5 and stop.set())
+
+    result = run(main())
+    assert not result.complete and 5 <= result.frames < 400
+    assert probe(tmp_path / "part.mp4")["frames"] == result.frames
+
+
+def test_translate_video_unknown_model_leaves_no_file(address, clip, tmp_path):
+    async def main(server_decode):
+        async with AsyncTranslatorClient(address) as client:
+            await client.translate_video(clip, tmp_path / "o.mp4", model="nope",
+                                         server_decode=server_decode)
+
+    for server_decode in (False, True):
+        with pytest.raises(ModelNotFoundError):
+            run(main(server_decode))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]

@@ -37,6 +37,39 @@ def test_video_default_and_options(cli, clip, tmp_path):
     assert (sbs["width"], sbs["height"], sbs["frames"]) == (192, 64, 12) and sbs["has_audio"]
 
 
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_video_odd_sized_input(cli, tmp_path, server_decode):
+    """4:2:0 H.264 needs even sizes: rounded down (with a note, here or in the server log);
+    an encoder that takes odd sizes (FFV1) keeps the exact one."""
+    src = make_clip(tmp_path / "odd.avi", frames=6, width=161, height=121, fps=10, audio=False,
+                    codec="mpeg4")
+    extra = ["--server-decode"] if server_decode else []
+    code, out, err = cli("video", str(src), str(tmp_path / "even.mp4"), "--model", "tiny", *extra)
+    assert code == 0, err
+    even = probe(tmp_path / "even.mp4")
+    assert (even["width"], even["height"], even["frames"]) == (160, 120, 6)
+    assert even["fps"] == pytest.approx(10) and "160x120" in out
+    if not server_decode:
+        assert "libx264 cannot encode 161x121" in err and "scaled to 160x120" in err
+    code, _, err = cli("video", str(src), str(tmp_path / "exact.mkv"), "--model", "tiny",
+                       "--codec", "ffv1", *extra)
+    assert code == 0, err
+    exact = probe(tmp_path / "exact.mkv")
+    assert (exact["width"], exact["height"], exact["frames"]) == (161, 121, 6)
+    assert "cannot encode" not in err
+
+
+def test_webcam_record_with_an_odd_size(cli, tmp_path):
+    device = make_clip(tmp_path / "camera.mp4", frames=10, fps=20, audio=False)
+    record = tmp_path / "shown.mp4"
+    code, out, err = cli("webcam", "--device", str(device), "--model", "tiny", "--no-realtime",
+                         "--size", "81x61", "--record", str(record))
+    assert code == 0, err
+    assert "libx264 cannot encode 162x61" in out  # input | output, 2 x 81 wide
+    shown = probe(record)
+    assert (shown["width"], shown["height"], shown["frames"]) == (162, 60, 10)
+
+
 @pytest.mark.data
 def test_video_real_clip_with_side_by_side(cli, shared_data, tmp_path):
     src = shared_data / "video" / "realshort_240p.mp4"
@@ -120,8 +153,10 @@ def test_exit_code_server_unreachable(cli):
 
 
 def test_exit_code_unknown_model(cli, clip, tmp_path):
-    code, _, err = cli("video", str(clip), str(tmp_path / "o.mp4"), "--model", "nope")
-    assert code == exit_codes.UNKNOWN_MODEL == 4 and "nope" in err
+    for extra in ([], ["--server-decode"]):
+        code, _, err = cli("video", str(clip), str(tmp_path / "o.mp4"), "--model", "nope", *extra)
+        assert code == exit_codes.UNKNOWN_MODEL == 4 and "nope" in err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # no empty output
     code, _, err = cli("health", "--model", "nope")
     assert code == exit_codes.UNKNOWN_MODEL
 

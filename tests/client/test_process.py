@@ -1,5 +1,6 @@
-"""pix2pix-client as a separate process: Ctrl-C leaves a closed, playable output and exits 130;
-importing the client pulls in neither torch nor onnxruntime."""
+"""pix2pix-client as a separate process: Ctrl-C leaves a closed, playable output (or, after a
+second Ctrl-C with --server-decode, none) and exits 130; importing the client pulls in neither
+torch nor onnxruntime."""
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from client import exit_codes
-from tests.client.conftest import ROOT, cli_process
+from tests.client.conftest import ROOT, cli_process, serving
 from tests.media import make_clip, probe
 
 
@@ -103,3 +104,56 @@ def test_console_script_is_installed():
         pytest.skip("the project is not pip-installed in this environment")
     result = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "exit codes" in result.stdout
+
+
+def test_ctrl_c_with_server_decode_keeps_the_frames_the_server_finished(address, tmp_path):
+    src = make_clip(tmp_path / "long.mp4", frames=900, fps=30)
+    out = tmp_path / "partial.mp4"
+    process = cli_process("video", str(src), str(out), "--model", "tiny", "--server", address,
+                          "--server-decode")
+    stderr = Watcher(process.stderr)
+    code = interrupt(process, stderr, r"\b([2-9]\d|\d{3})/900\b")  # at least 20 frames done
+    stderr.join()
+    assert code == exit_codes.INTERRUPTED, stderr.text[-2000:]
+    held = int(re.search(r"holds the first (\d+) frames", stderr.text).group(1))
+    partial = probe(out)  # the server's finished container: it opens and decodes
+    assert 20 <= partial["frames"] == held < 900
+    assert frame_intervals(out) == pytest.approx(1 / 30, abs=1e-4)
+    assert not list(tmp_path.glob(".*partial*"))  # no temporary file left behind
+
+
+def test_a_second_ctrl_c_with_server_decode_writes_nothing(tiny_engines_root, tmp_path):
+    """The server cannot finish here (inference stalls once the test says so), so the second
+    Ctrl-C cancels the call: the client must not leave a broken or empty file."""
+    src = make_clip(tmp_path / "long.mp4", frames=900, fps=30)
+    out = tmp_path / "none.mp4"
+    with serving(tiny_engines_root) as running:
+        stall = stall_inference(running, "tiny")
+        process = cli_process("video", str(src), str(out), "--model", "tiny", "--server-decode",
+                              "--server", f"127.0.0.1:{running.port}")
+        stderr = Watcher(process.stderr)
+        stderr.wait_for(r"\b([2-9]\d|\d{3})/900\b")
+        stall.set()
+        process.send_signal(signal.SIGINT)
+        stderr.wait_for("stopping")
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+        stderr.join()
+    assert code == exit_codes.INTERRUPTED, stderr.text[-2000:]
+    assert "no output written" in stderr.text
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def stall_inference(running, model: str) -> threading.Event:
+    """Makes a server's inference for ``model`` take 2 s per batch once the event is set."""
+    backend = running._runtime.models.get(model).batcher.backend
+    infer = backend.infer
+
+    def stalled(batch):
+        if stalling.is_set():
+            time.sleep(2)
+        return infer(batch)
+
+    stalling = threading.Event()
+    backend.infer = stalled
+    return stalling

@@ -2,9 +2,12 @@
 audio. Locally decoded (the default) and with --server-decode."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from client import InputFileError, OutputFileError, TranslatorClient
+from client import (InputFileError, ModelNotFoundError, OutputFileError, ServerUnavailableError,
+                    StoppedError, TranslatorClient)
 from tests.media import make_clip, probe
 
 
@@ -94,3 +97,75 @@ def test_bad_input_and_output_files(client, clip, tmp_path):
     blocker.write_text("a file, not a folder")
     with pytest.raises(OutputFileError, match="file"):
         client.translate_video(clip, blocker / "o.mp4", model="tiny")
+
+
+# -- what is left on disk when a job fails or stops -------------------------------------------
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_a_failure_before_the_first_frame_leaves_no_file(client, clip, tmp_path, server_decode):
+    fresh, existing = tmp_path / "fresh.mp4", tmp_path / "existing.mp4"
+    existing.write_bytes(b"an earlier output")
+    for dst in (fresh, existing):
+        with pytest.raises(ModelNotFoundError):
+            client.translate_video(clip, dst, model="nope", server_decode=server_decode)
+    with TranslatorClient(f"127.0.0.1:{free_port()}", connect_timeout_s=0.5) as nobody:
+        for dst in (fresh, existing):
+            with pytest.raises(ServerUnavailableError):
+                nobody.translate_video(clip, dst, model="tiny", server_decode=server_decode)
+    assert not fresh.exists()
+    assert existing.read_bytes() == b"an earlier output"  # replaced only by a finished output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "existing.mp4"]
+
+
+def test_an_existing_output_is_replaced_by_a_finished_one(client, clip, tmp_path):
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"an earlier output")
+    client.translate_video(clip, dst, model="tiny", server_decode=True)
+    assert probe(dst)["frames"] == 12
+
+
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_stop_keeps_the_frames_done_so_far(client, tmp_path, server_decode):
+    src = make_clip(tmp_path / "long.mp4", frames=400, fps=25, audio=False)
+    stop = threading.Event()
+    result = client.translate_video(src, tmp_path / "part.mp4", model="tiny",
+                                    server_decode=server_decode, stop=stop,
+                                    progress=lambda done, total: done >= 5 and stop.set())
+    assert not result.complete and 5 <= result.frames < 400
+    assert probe(tmp_path / "part.mp4")["frames"] == result.frames
+    assert result.fps == pytest.approx(25)
+
+
+def test_a_stop_the_server_cannot_finish_in_time_writes_nothing(tiny_engines_root, tmp_path,
+                                                                  monkeypatch):
+    from client import remote_video
+    from tests.client.conftest import serving
+    from tests.client.test_process import stall_inference
+
+    monkeypatch.setattr(remote_video, "STOP_GRACE_S", 0.5)
+    src = make_clip(tmp_path / "long.mp4", frames=400, fps=25, audio=False)
+    dst = tmp_path / "out.mp4"
+    dst.write_bytes(b"an earlier output")
+    stop = threading.Event()
+    with serving(tiny_engines_root) as running, \
+            TranslatorClient(f"127.0.0.1:{running.port}") as c:
+        stall = stall_inference(running, "tiny")
+
+        def progress(done, total):
+            if done >= 5:
+                stall.set()
+                stop.set()
+
+        with pytest.raises(StoppedError, match=r"had not finished 0.5 s after the stop"):
+            c.translate_video(src, dst, model="tiny", server_decode=True, stop=stop,
+                              progress=progress)
+    assert dst.read_bytes() == b"an earlier output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4", "out.mp4"]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
