@@ -8,6 +8,7 @@ cache sits beside the plan, so a rebuild on the same GPU takes seconds instead o
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from engines.metadata import read_metadata
 from engines.onnx_graph import INPUT_NAME, load_onnx, sha256_file
 from engines.uint8_io import cast_uint8_io
 from engines.tensorrt_plan import BatchProfile, plan_file_name, plan_record, timing_cache_name
+
+log = logging.getLogger(__name__)
 
 
 def import_tensorrt():
@@ -48,10 +51,27 @@ def _parse(trt, builder, logger, onnx_path: Path):
     return network, parser
 
 
+def _timing_cache(config, cache_path: Path):
+    """The timing cache kept beside the plan, attached to ``config``. One TensorRT rejects
+    (damaged, or another build's under the same name) is replaced by a fresh one: a cache only
+    saves build time, it must never fail a build."""
+    blob = cache_path.read_bytes() if cache_path.is_file() else b""
+    cache = config.create_timing_cache(blob)
+    if cache is not None and config.set_timing_cache(cache, ignore_mismatch=False):
+        return cache
+    if not blob:
+        raise ExportError("TensorRT could not create an empty timing cache")
+    log.warning("TensorRT rejected the timing cache %s; building with a fresh one", cache_path)
+    cache = config.create_timing_cache(b"")
+    if cache is None or not config.set_timing_cache(cache, ignore_mismatch=False):
+        raise ExportError("TensorRT could not create an empty timing cache")
+    return cache
+
+
 def build_plan(engine_dir: str | os.PathLike, *, profile: BatchProfile = BatchProfile(),
                precision: str = "fp16", workspace_gib: float | None = None,
                verbose: bool = False) -> Path:
-    """Builds ``model.<precision>.sm<CC>.trt<X.Y>.plan`` in ``engine_dir`` for GPU 0 and records
+    """Builds ``model.<precision>.sm<CC>.trt<version>.plan`` in ``engine_dir`` for GPU 0 and records
     it in engine.json (artifacts["tensorrt"], replacing a record of the same file)."""
     from engines.model_card import update_metadata
     from engines.fp16 import FP16_ONNX, add_fp16_artifact
@@ -80,8 +100,7 @@ def build_plan(engine_dir: str | os.PathLike, *, profile: BatchProfile = BatchPr
     optimisation.set_shape(INPUT_NAME, *profile.shapes(meta.input_height, meta.input_width))
     config.add_optimization_profile(optimisation)
     cache_path = engine_dir / timing_cache_name(cc, trt.__version__)
-    cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    cache = _timing_cache(config, cache_path)
 
     plan = builder.build_serialized_network(network, config)
     if plan is None:

@@ -38,10 +38,11 @@ class BatchProfile:
         return asdict(self)
 
 
-def short_version(trt_version: str) -> str:
-    """"10.8.0.43" -> "10.8": plans are only portable within a TensorRT minor release."""
-    parts = trt_version.split(".")
-    return ".".join(parts[:2])
+def same_tensorrt(built_with: str, running: str) -> bool:
+    """A plan runs only on the TensorRT build that made it ("compatible only with the version
+    of TensorRT used to build them", NVIDIA's Engine Compatibility guide; plans are not built
+    with VERSION_COMPATIBLE, which costs speed): 10.8.0.43 and 10.8.1.2 differ."""
+    return built_with.strip() == running.strip()
 
 
 def sm_tag(compute_capability: str) -> str:
@@ -50,11 +51,13 @@ def sm_tag(compute_capability: str) -> str:
 
 
 def plan_file_name(compute_capability: str, trt_version: str, precision: str = "fp16") -> str:
-    return f"model.{precision}.{sm_tag(compute_capability)}.trt{short_version(trt_version)}.plan"
+    """"9.0", "10.8.0.43" -> "model.fp16.sm90.trt10.8.0.43.plan": one plan per GPU
+    architecture and TensorRT build, so several can sit side by side."""
+    return f"model.{precision}.{sm_tag(compute_capability)}.trt{trt_version}.plan"
 
 
 def timing_cache_name(compute_capability: str, trt_version: str) -> str:
-    return f"timing.{sm_tag(compute_capability)}.trt{short_version(trt_version)}.cache"
+    return f"timing.{sm_tag(compute_capability)}.trt{trt_version}.cache"
 
 
 def plan_record(*, file: str, trt_version: str, compute_capability: str, gpu: str,
@@ -81,12 +84,12 @@ def rebuild_command(engine_dir: str | Path, record: dict[str, Any] | None = None
 
 def select_plan(engine_dir: str | Path, meta: EngineMetadata, trt_version: str,
                 compute_capability: str, precision: str | None = None) -> dict[str, Any]:
-    """The recorded plan built with this TensorRT minor version for this compute capability
+    """The recorded plan built with this TensorRT version for this compute capability
     (and ``precision``, when given). Raises EngineVersionMismatchError naming what exists and
     the command that builds the right one."""
     plans = meta.artifacts.get("tensorrt", [])
     for record in plans:
-        if (short_version(record["trt_version"]) == short_version(trt_version)
+        if (same_tensorrt(record["trt_version"], trt_version)
                 and record["compute_capability"] == compute_capability
                 and (precision is None or record["precision"] == precision)):
             return record
@@ -99,16 +102,17 @@ def select_plan(engine_dir: str | Path, meta: EngineMetadata, trt_version: str,
         + rebuild_command(engine_dir, plans[-1] if plans else None))
 
 
-def check_plan_header(record: dict[str, Any], trt_version: str, compute_capability: str,
-                      engine_dir: str | Path) -> None:
-    """Re-checks one record against the host (used when a plan file is chosen explicitly)."""
-    if (short_version(record["trt_version"]) != short_version(trt_version)
-            or record["compute_capability"] != compute_capability):
-        raise EngineVersionMismatchError(
-            f"{record['file']} was built with TensorRT {record['trt_version']} for compute "
-            f"capability {record['compute_capability']}; this host has TensorRT {trt_version} "
-            f"and compute capability {compute_capability}. Rebuild with:\n  "
-            + rebuild_command(engine_dir, record))
+def unreadable_plan(record: dict[str, Any], trt_version: str,
+                    engine_dir: str | Path) -> EngineVersionMismatchError:
+    """The error for a plan that engine.json says fits this host but TensorRT will not
+    deserialize: damaged, or made by a TensorRT build that engine.json misreports (a plan copied
+    over by hand). Either way the fix is a rebuild; under `auto` the server serves with the
+    next backend meanwhile."""
+    return EngineVersionMismatchError(
+        f"TensorRT {trt_version} cannot deserialize {Path(engine_dir) / record['file']} "
+        f"(recorded as built with TensorRT {record['trt_version']} for compute capability "
+        f"{record['compute_capability']}): the file is damaged or was built by another TensorRT "
+        f"version. Rebuild with:\n  " + rebuild_command(engine_dir, record))
 
 
 def plan_io(engine, nptype) -> dict[str, tuple[str, list]]:

@@ -19,7 +19,7 @@ from engines.hardware import cuda_device
 from engines.metadata import EngineMetadata
 from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_io
 from engines.tensorrt_build import import_tensorrt
-from engines.tensorrt_plan import plan_io, select_plan
+from engines.tensorrt_plan import plan_io, select_plan, unreadable_plan
 
 trt = import_tensorrt()
 try:
@@ -32,11 +32,15 @@ except ImportError:
                                       "(pip install 'pix2pix-stream[tensorrt]')") from exc
 
 
+class CudaError(RuntimeError):
+    """A CUDA runtime call that failed (the error's name is in the message)."""
+
+
 def _check(result):
     """cuda-python calls return (error, *values)."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(err) != 0:
-        raise RuntimeError(f"CUDA error {err}")
+        raise CudaError(f"CUDA error {getattr(err, 'name', err)}")
     return values[0] if len(values) == 1 else values
 
 
@@ -75,23 +79,38 @@ class TensorRTBackend(Backend):
         self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
-            raise CorruptEngineError(f"TensorRT cannot deserialize {path}")
+            raise unreadable_plan(record, trt.__version__, engine_dir)
         check_io(plan_io(self._engine, trt.nptype), metadata, str(path))
         self._context = self._engine.create_execution_context()
-        self._stream = _check(cudart.cudaStreamCreate())
         frame = (metadata.input_height, metadata.input_width, 3)
-        shape = (max_batch, *frame)
         self._nbytes_per_frame = int(np.prod(frame))
-        self._device_in = _check(cudart.cudaMalloc(int(np.prod(shape))))
-        self._device_out = _check(cudart.cudaMalloc(int(np.prod(shape))))
-        self._host_in, self._host_out = _PinnedBuffer(shape), _PinnedBuffer(shape)
+        try:
+            self._allocate((max_batch, *frame))
+        except CudaError as exc:
+            self.close()  # frees what was allocated before the failure
+            raise BackendUnavailableError(f"tensorrt backend: {exc} while setting up "
+                                          f"{path.name} (driver too old for this cuda-python, "
+                                          f"or out of GPU memory?)") from exc
         for name, address in ((INPUT_NAME, self._device_in), (OUTPUT_NAME, self._device_out)):
             if not self._context.set_tensor_address(name, int(address)):
+                self.close()
                 raise CorruptEngineError(f"{path}: TensorRT rejected the buffer for {name!r}")
         self._info = BackendInfo(
             name=metadata.name, backend="tensorrt", input_width=metadata.input_width,
             input_height=metadata.input_height, max_batch=max_batch,
             precision=record["precision"], device=f"cuda:0 ({gpu['name']})")
+
+    # Set by _allocate as it goes, so that close() frees exactly what exists.
+    _stream = _device_in = _device_out = _host_in = _host_out = None
+
+    def _allocate(self, shape: tuple[int, ...]) -> None:
+        """Once, for the largest batch: the stream, two device buffers, two pinned ones."""
+        nbytes = int(np.prod(shape))
+        self._stream = _check(cudart.cudaStreamCreate())
+        self._device_in = _check(cudart.cudaMalloc(nbytes))
+        self._device_out = _check(cudart.cudaMalloc(nbytes))
+        self._host_in = _PinnedBuffer(shape)
+        self._host_out = _PinnedBuffer(shape)
 
     @property
     def info(self) -> BackendInfo:
@@ -114,12 +133,17 @@ class TensorRTBackend(Backend):
         return self._host_out.array[:n].copy()
 
     def close(self) -> None:
-        if getattr(self, "_context", None) is None:
+        if getattr(self, "_engine", None) is None:
             return
         self._context = None
         self._engine = None
         for buffer in (self._host_in, self._host_out):
-            buffer.free()
-        cudart.cudaFree(self._device_in)
-        cudart.cudaFree(self._device_out)
-        cudart.cudaStreamDestroy(self._stream)
+            if buffer is not None:
+                buffer.free()
+        for pointer in (self._device_in, self._device_out):
+            if pointer is not None:
+                cudart.cudaFree(pointer)
+        if self._stream is not None:
+            cudart.cudaStreamDestroy(self._stream)
+        self._stream = self._device_in = self._device_out = None
+        self._host_in = self._host_out = None

@@ -100,10 +100,10 @@ def test_calibration_frames_of_any_size_go_through_the_transform(int8_root, tmp_
 
 
 def test_reexport_removes_stale_artifacts(engine_copy):
-    (engine_copy / "model.fp16.sm90.trt10.8.plan").write_bytes(b"old plan")
+    (engine_copy / "model.fp16.sm90.trt10.8.0.43.plan").write_bytes(b"old plan")
     export_generator(synthetic_generator(seed=3), engine_copy, name="again", input_size=128)
     assert not (engine_copy / INT8_ONNX).exists()
-    assert not (engine_copy / "model.fp16.sm90.trt10.8.plan").exists()
+    assert not (engine_copy / "model.fp16.sm90.trt10.8.0.43.plan").exists()
     assert read_metadata(engine_copy).artifacts == {}
 
 

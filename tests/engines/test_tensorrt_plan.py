@@ -8,8 +8,8 @@ import pytest
 
 from engines.errors import EngineVersionMismatchError
 from engines.metadata import read_metadata
-from engines.tensorrt_plan import (BatchProfile, check_plan_header, plan_file_name, plan_record,
-                                   rebuild_command, select_plan, short_version, timing_cache_name)
+from engines.tensorrt_plan import (BatchProfile, plan_file_name, plan_record, rebuild_command,
+                                   same_tensorrt, select_plan, timing_cache_name, unreadable_plan)
 
 
 def test_profile_defaults_and_shapes():
@@ -25,10 +25,17 @@ def test_profile_rejects_disorder(values):
 
 
 def test_file_names_carry_gpu_and_tensorrt_version():
-    assert short_version("10.8.0.43") == "10.8"
-    assert plan_file_name("9.0", "10.8.0.43") == "model.fp16.sm90.trt10.8.plan"
-    assert plan_file_name("8.6", "11.1.0", "fp32") == "model.fp32.sm86.trt11.1.plan"
-    assert timing_cache_name("9.0", "10.8.0.43") == "timing.sm90.trt10.8.cache"
+    assert plan_file_name("9.0", "10.8.0.43") == "model.fp16.sm90.trt10.8.0.43.plan"
+    assert plan_file_name("8.6", "11.1.0", "fp32") == "model.fp32.sm86.trt11.1.0.plan"
+    assert timing_cache_name("9.0", "10.8.0.43") == "timing.sm90.trt10.8.0.43.cache"
+
+
+def test_a_plan_fits_only_the_tensorrt_build_that_made_it():
+    """NVIDIA: engines are compatible only with the TensorRT version used to build them (a
+    patch release is another version)."""
+    assert same_tensorrt("10.8.0.43", "10.8.0.43")
+    assert not same_tensorrt("10.8.0.43", "10.8.1.2")
+    assert not same_tensorrt("10.8.0.43", "11.0.0.1")
 
 
 def record(trt="10.8.0.43", cc="9.0", precision="fp16", profile=BatchProfile(1, 4, 16)):
@@ -45,16 +52,18 @@ def meta_with_plans(tiny_engine_dir):
 
 
 def test_select_plan_for_this_host(meta_with_plans, tiny_engine_dir):
-    chosen = select_plan(tiny_engine_dir, meta_with_plans, "10.8.1.2", "8.6")
-    assert chosen["file"] == "model.fp16.sm86.trt10.8.plan"
+    chosen = select_plan(tiny_engine_dir, meta_with_plans, "10.8.0.43", "8.6")
+    assert chosen["file"] == "model.fp16.sm86.trt10.8.0.43.plan"
     assert chosen["profile"] == {"min": 1, "opt": 4, "max": 16}
+    with pytest.raises(EngineVersionMismatchError, match="TensorRT 10.8.1.2"):
+        select_plan(tiny_engine_dir, meta_with_plans, "10.8.1.2", "8.6")  # a patch release
 
 
 def test_mismatch_names_the_plans_and_prints_the_rebuild_command(meta_with_plans, tiny_engine_dir):
     with pytest.raises(EngineVersionMismatchError) as err:
         select_plan(tiny_engine_dir, meta_with_plans, "11.0.0", "9.0")
     message = str(err.value)
-    assert "TensorRT 11.0.0" in message and "model.fp16.sm90.trt10.8.plan" in message
+    assert "TensorRT 11.0.0" in message and "model.fp16.sm90.trt10.8.0.43.plan" in message
     command = message.split("Rebuild with:\n")[1].strip()
     assert shlex.split(command) == ["pix2pix-export", "--build-tensorrt", str(tiny_engine_dir),
                                     "--min-batch", "1", "--opt-batch", "4", "--max-batch", "16"]
@@ -71,10 +80,12 @@ def test_engine_without_plans(tiny_engine_dir):
         select_plan(tiny_engine_dir, meta, "10.8.0", "9.0")
 
 
-def test_explicit_plan_check(tiny_engine_dir):
-    check_plan_header(record(), "10.8.3", "9.0", tiny_engine_dir)
-    with pytest.raises(EngineVersionMismatchError, match="compute capability 8.9"):
-        check_plan_header(record(), "10.8.3", "8.9", tiny_engine_dir)
+def test_a_plan_tensorrt_cannot_read_asks_for_a_rebuild(tiny_engine_dir):
+    error = unreadable_plan(record(), "10.8.0.43", tiny_engine_dir)
+    assert isinstance(error, EngineVersionMismatchError)  # so `auto` moves on to the next backend
+    message = str(error)
+    assert "cannot deserialize" in message and "model.fp16.sm90.trt10.8.0.43.plan" in message
+    assert "--build-tensorrt" in message and "--max-batch 16" in message
     assert "--fp32" in rebuild_command(tiny_engine_dir, record(precision="fp32"))
 
 
