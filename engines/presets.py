@@ -7,8 +7,8 @@ a preset trains.
   256x256, batch 1, on every CPU route here, even plain ONNX Runtime fp32 (~56 fps).
 - ``realtime``: unet_256 with ngf 16: the same depth and receptive field (so the same 256x256
   input and skip structure) with a quarter of the filters in every layer: 3.4 M parameters
-  (1/16), a ~14 MB engine (fits the 25 MB demo budget), ~180 fps at 256x256, batch 1, on the
-  2-core AVX-512 CPU here on every route (bench/engines.py; docs/engines.md): room for several
+  (1/16), a ~14 MB engine (fits the 25 MB demo budget), 120-190 fps at 256x256, batch 1, on
+  the 2-core AVX-512 CPU here on every route (bench/engines.py; docs/engines.md): room for several
   live streams at once. The trade-off is capacity: fewer filters reproduce less fine texture, so
   outputs are blurrier on detailed targets (photos from labels); on simple mappings (edges,
   label maps, colourisation) the loss is small. Not measured here on trained models.
