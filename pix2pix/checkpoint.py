@@ -50,6 +50,10 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+    # A writer killed mid-write (SIGKILL, power cut) leaves its temporary file behind; one
+    # process writes a given checkpoint, so any other is such a leftover.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     return path
 
 

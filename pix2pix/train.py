@@ -87,6 +87,8 @@ class Trainer:
     def _train_epoch(self) -> bool:
         """Trains the rest of the current epoch; False when max_steps stopped it."""
         cfg, p = self.config, self.progress
+        if cfg.max_steps is not None and p.step >= cfg.max_steps:
+            return False  # resumed at the limit: not one step more
         loader = self._epoch_loader()
         bar = self._progress_bar(len(loader))
         for batch in loader:
@@ -98,7 +100,8 @@ class Trainer:
                 if p.step % cfg.log_every == 0:
                     self.reporter.losses(p.step, values, self.lr)
                 if bar is not None:
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()}, refresh=False)
+                    bar.set_postfix_str(" ".join(f"{k} {v:.3f}" for k, v in values.items()),
+                                        refresh=False)
                     bar.update()
             if cfg.save_every and p.step % cfg.save_every == 0:
                 self._save_latest()
@@ -115,8 +118,11 @@ class Trainer:
         if not (self.config.progress and self.ctx.is_main):
             return None
         from tqdm import tqdm
+        # No bar graphic: the four losses need the width (tqdm cuts a long line in the middle).
         return tqdm(total=batches, desc=f"epoch {self.progress.epoch + 1}/{self.config.total_epochs}",
-                    unit="it", dynamic_ncols=True, leave=False)
+                    unit="it", dynamic_ncols=True, leave=False,
+                    bar_format="{desc} {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}] "
+                               "{postfix}")
 
     def _end_epoch(self) -> None:
         cfg, p = self.config, self.progress

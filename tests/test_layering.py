@@ -37,3 +37,25 @@ def test_package_imports_only_what_its_layer_allows(package):
         if wrong:
             violations.append(f"{path.relative_to(ROOT)} imports {sorted(wrong)}")
     assert not violations, "\n".join(violations)
+
+
+def test_each_extra_installs_what_its_users_need_and_no_more():
+    """pyproject's extras: the client alone pulls no torch and no onnxruntime; training pulls
+    torch and tensorboard; serving pulls onnxruntime; GPU hosts get tensorrt from its extra."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in requirements}
+
+    core, extras = names(project["dependencies"]), project["optional-dependencies"]
+    client = core | names(extras["client"])
+    assert not client & {"torch", "onnxruntime", "onnxruntime-gpu", "tensorrt", "openvino"}
+    assert {"torch", "tensorboard"} <= names(extras["train"])
+    assert "onnxruntime" in names(extras["serve"]) and "torch" not in names(extras["serve"])
+    assert {"tensorrt", "cuda-python"} <= names(extras["tensorrt"])
+    assert "pytest" in names(extras["dev"])
+    scripts = project["scripts"]
+    assert {"pix2pix-train", "pix2pix-export", "pix2pix-serve", "pix2pix-client"} <= set(scripts)

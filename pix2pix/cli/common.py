@@ -1,7 +1,6 @@
 """What the CLIs share: parsing KEY=VALUE parameters and turning typed errors into exit codes."""
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any, Callable
 
@@ -24,11 +23,13 @@ def parse_value(text: str) -> Any:
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
+    from pix2pix.errors import ConfigError
+
     params = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--transform-param expects KEY=VALUE, got {item!r}")
+        if not sep or not key.strip():
+            raise ConfigError(f"--transform-param expects KEY=VALUE, got {item!r}")
         params[key.strip().replace("-", "_")] = parse_value(value.strip())
     return params
 

@@ -194,6 +194,9 @@ def _run(args, argv: list[str]) -> int:
         print(f"pix2pix-train: error: {config.out_dir} already holds a run; pass --resume to "
               "continue it or choose another --out", file=sys.stderr)
         return EXIT_USAGE
+    if config.resume and not (config.out_dir / "latest.pt").exists():
+        print(f"pix2pix-train: note: --resume, but {config.out_dir} holds no latest.pt yet; "
+              "starting a new run there", file=sys.stderr)
     result = train(config)
     if result.rank != 0:
         return EXIT_OK

@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from engines.transforms import InputTransform
 from pix2pix.data.jitter import Jitter, default_load_size, resize
 from pix2pix.data.sources import open_source, resolve_data
-from pix2pix.errors import EmptyDatasetError
+from pix2pix.errors import ConfigError, EmptyDatasetError
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,20 @@ class DataConfig:
     val_fraction: float = 0.1
     video_stride: int = 1
     max_frames: int | None = None
+
+    def __post_init__(self):
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ConfigError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
+        if self.crop_size < 1:
+            raise ConfigError(f"--crop-size must be >= 1, got {self.crop_size}")
+        if self.load_size is not None and self.load_size < self.crop_size:
+            raise ConfigError(f"--load-size {self.load_size} is smaller than --crop-size "
+                              f"{self.crop_size}: the random crop needs a larger image")
+        if self.video_stride < 1 or (self.max_frames is not None and self.max_frames < 1):
+            raise ConfigError(f"--video-stride and --max-frames must be >= 1, got "
+                              f"{self.video_stride} and {self.max_frames}")
+        if self.direction not in ("AtoB", "BtoA"):
+            raise ConfigError(f"direction must be AtoB or BtoA, got {self.direction!r}")
 
     @property
     def resolved_load_size(self) -> int:

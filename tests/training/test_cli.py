@@ -1,5 +1,6 @@
 """pix2pix-train and pix2pix-eval end to end on tiny real runs."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,45 @@ def test_bad_settings_exit_with_usage_errors(tmp_path, capsys):
     assert "sobel" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, says", [
+    (["--val-fraction", "1.5"], "--val-fraction must be in [0, 1)"),
+    (["--load-size", "100"], "--load-size 100 is smaller than --crop-size 128"),
+    (["--transform-param", "low"], "--transform-param expects KEY=VALUE"),
+    (["--video-stride", "0"], "--video-stride and --max-frames must be >= 1"),
+])
+def test_each_bad_setting_is_a_usage_error_without_a_traceback(tmp_path, capsys, flags, says):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    code = train_cli.main(["--data", str(data), *TINY, "--out", str(tmp_path / "r"), *flags])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert says in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_progress_bar_shows_the_losses(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
+            "--epochs-decay", "0", "--no-engine", "--val-fraction", "0"]
+    argv.remove("--no-progress")
+    assert train_cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "it/s" in err
+    for loss in ("G_GAN", "G_L1", "D_real", "D_fake"):
+        assert re.search(loss + r" \d+\.\d{3}", err), err
+
+
+def test_the_optimisers_are_the_papers_adam(tmp_path):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    assert train_cli.main(["--data", str(data), "--out", str(tmp_path / "r"), *TINY,
+                           "--epochs", "1", "--epochs-decay", "0", "--no-engine"]) == 0
+    from pix2pix.checkpoint import load_checkpoint
+
+    state = load_checkpoint(tmp_path / "r" / "latest.pt")
+    for key in ("optimizer_G", "optimizer_D"):
+        (group,) = state[key]["param_groups"]
+        assert group["betas"] == (0.5, 0.999) and group["initial_lr"] == 2e-4
+
+
 def test_existing_run_needs_resume(tmp_path, capsys):
     data = make_aligned_folder(tmp_path / "data", count=3)
     argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
@@ -104,6 +144,26 @@ def test_existing_run_needs_resume(tmp_path, capsys):
     assert train_cli.main(argv) == 2
     assert "--resume" in capsys.readouterr().err
     assert train_cli.main(argv + ["--resume", "--epochs", "2"]) == 0
+
+
+def test_resume_without_a_run_says_it_starts_one(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    assert train_cli.main(["--data", str(data), "--out", str(tmp_path / "new"), *TINY,
+                           "--epochs", "1", "--epochs-decay", "0", "--no-engine",
+                           "--resume"]) == 0
+    assert "holds no latest.pt yet; starting a new run" in capsys.readouterr().err
+
+
+def test_resuming_at_max_steps_trains_no_further(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=4)
+    argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "2",
+            "--epochs-decay", "0", "--no-engine", "--val-fraction", "0", "--max-steps", "3"]
+    assert train_cli.main(argv) == 0
+    assert train_cli.main(argv + ["--resume"]) == 0
+    from pix2pix.checkpoint import load_checkpoint
+
+    assert load_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3
+    assert "trained 3 steps" in capsys.readouterr().out.splitlines()[-1]
 
 
 def test_eval_cli_scores_a_checkpoint_and_writes_a_contact_sheet(tmp_path, capsys):

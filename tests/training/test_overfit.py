@@ -1,5 +1,6 @@
 """The model and the step learn: overfitting one real facades pair drives its L1 far down."""
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -18,6 +19,7 @@ def facades_pair(shared_data, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return to_tensor(resize(labels, size))[None], to_tensor(resize(photo, size))[None]
 
 
+@pytest.mark.data
 def test_overfitting_one_facades_pair_drives_l1_far_down(shared_data):
     # The CPU default (bf16 autocast + fused Adam where the CPU has native bf16) is what
     # pix2pix-train runs; it must learn as well as fp32 does.

@@ -124,3 +124,13 @@ def test_killing_the_trainer_at_any_moment_leaves_a_loadable_latest(tmp_path, da
         state = load_checkpoint(latest)  # never truncated or half-written
         steps.append(state["step"])
     assert steps == sorted(steps) and steps[-1] > steps[0]
+
+
+def test_a_save_clears_what_a_killed_writer_left(tmp_path):
+    stale = tmp_path / ".latest.pt.abc123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other = tmp_path / ".best.pt.def456.tmp"
+    other.write_bytes(b"another file's")
+    ckpt.save_checkpoint({"step": 1}, tmp_path / "latest.pt")
+    assert not stale.exists() and other.exists()
+    assert load_checkpoint(tmp_path / "latest.pt")["step"] == 1
