@@ -28,11 +28,13 @@ def test_video_default_and_options(cli, clip, tmp_path):
     code, out, err = cli("video", str(clip), str(tmp_path / "out.mp4"), "--model", "tiny")
     assert code == 0, err
     assert "wrote" in out and "12 frames" in out
-    assert "12/12" in err  # the progress bar reached the end
+    # the progress bar reached the end, with elapsed time, ETA and frame rate
+    assert re.search(r"12/12 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+frame/s\]", err), err
     assert probe(tmp_path / "out.mp4") == probe(clip)
     code, _, err = cli("video", str(clip), str(tmp_path / "sbs.mkv"), "--model", "tiny",
                        "--server-decode", "--side-by-side", "--size", "96x64")
     assert code == 0, err
+    assert re.search(r"12/12 \[", err), err  # the server's progress messages carry the total
     sbs = probe(tmp_path / "sbs.mkv")
     assert (sbs["width"], sbs["height"], sbs["frames"]) == (192, 64, 12) and sbs["has_audio"]
 
@@ -218,3 +220,22 @@ def test_help_lists_exit_codes(capsys):
     text = capsys.readouterr().out
     for phrase in ("server unreachable", "unknown model", "unwritable output", "Ctrl-C"):
         assert phrase in text
+
+
+def test_tls_flags(tiny_engines_root, tls_files, capsys):
+    from tests.client.conftest import serving
+
+    cert, key = tls_files
+    with serving(tiny_engines_root, tls_cert=cert, tls_key=key) as running:
+        base = ["--server", f"localhost:{running.port}", "--connect-timeout", "3"]
+        assert main(["models", *base, "--tls-ca", str(cert)]) == 0
+        assert "tiny" in capsys.readouterr().out
+        replicas = ["--server", f"127.0.0.1:{running.port},127.0.0.1:{running.port}",
+                    "--connect-timeout", "3"]
+        assert main(["health", *replicas, "--tls-ca", str(cert),
+                     "--tls-server-name", "localhost"]) == 0
+        capsys.readouterr()
+        assert main(["models", *base]) == exit_codes.UNREACHABLE  # plaintext to a TLS server
+        capsys.readouterr()
+        assert main(["models", *base, "--tls-ca", str(tls_files[1].parent / "missing.pem")]) \
+            == exit_codes.BAD_INPUT

@@ -91,3 +91,37 @@ def test_tls_with_a_root_certificate(tiny_engines_root, tls_files):
             assert client.health() == "SERVING"
     finally:
         running.stop(0)
+
+
+def test_channel_options_carry_the_config():
+    import json
+
+    from client.channel import channel_options
+
+    config = ClientConfig("127.0.0.1:1", max_message_bytes=1 << 20, keepalive_time_s=7,
+                          keepalive_timeout_s=3, max_attempts=4)
+    options = dict(channel_options(config))
+    assert options["grpc.max_send_message_length"] == options["grpc.max_receive_message_length"] \
+        == 1 << 20
+    assert (options["grpc.keepalive_time_ms"], options["grpc.keepalive_timeout_ms"]) == (7000, 3000)
+    assert options["grpc.enable_retries"] == 1
+    service = json.loads(options["grpc.service_config"])
+    assert service["loadBalancingConfig"] == [{"round_robin": {}}]
+    (method,) = service["methodConfig"]
+    assert method["retryPolicy"]["maxAttempts"] == 4
+    assert method["retryPolicy"]["retryableStatusCodes"] == ["UNAVAILABLE"]
+    no_retry = json.loads(dict(channel_options(ClientConfig("h:1", max_attempts=1)))[
+        "grpc.service_config"])
+    assert "retryPolicy" not in no_retry["methodConfig"][0]
+
+
+def test_the_message_size_limit_is_applied_to_the_channel(address):
+    """A reply larger than the client's limit fails with gRPC's own status, named."""
+    from client import ClientError
+
+    frame = drawn_frame(0)  # 64 x 48 RGB: 9,216 bytes raw
+    with TranslatorClient(address, max_message_bytes=4096) as client:
+        with pytest.raises(ClientError, match="RESOURCE_EXHAUSTED"):
+            client.translate_image(frame, model="tiny")
+    with TranslatorClient(address, max_message_bytes=1 << 20) as client:
+        assert client.translate_image(frame, model="tiny").shape == frame.shape

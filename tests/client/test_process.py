@@ -16,6 +16,7 @@ import pytest
 from client import exit_codes
 from tests.client.conftest import ROOT, cli_process, serving
 from tests.media import make_clip, probe
+from tests.server.helpers import stall_inference
 
 
 def test_client_imports_neither_torch_nor_onnxruntime():
@@ -142,18 +143,3 @@ def test_a_second_ctrl_c_with_server_decode_writes_nothing(tiny_engines_root, tm
     assert code == exit_codes.INTERRUPTED, stderr.text[-2000:]
     assert "no output written" in stderr.text
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
-
-
-def stall_inference(running, model: str) -> threading.Event:
-    """Makes a server's inference for ``model`` take 2 s per batch once the event is set."""
-    backend = running._runtime.models.get(model).batcher.backend
-    infer = backend.infer
-
-    def stalled(batch):
-        if stalling.is_set():
-            time.sleep(2)
-        return infer(batch)
-
-    stalling = threading.Event()
-    backend.infer = stalled
-    return stalling

@@ -140,7 +140,7 @@ def test_a_stop_the_server_cannot_finish_in_time_writes_nothing(tiny_engines_roo
                                                                   monkeypatch):
     from client import remote_video
     from tests.client.conftest import serving
-    from tests.client.test_process import stall_inference
+    from tests.server.helpers import stall_inference
 
     monkeypatch.setattr(remote_video, "STOP_GRACE_S", 0.5)
     src = make_clip(tmp_path / "long.mp4", frames=400, fps=25, audio=False)

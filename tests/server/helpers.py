@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 import urllib.request
 
 import grpc
@@ -92,3 +94,19 @@ def metric(text: str, name: str, **labels) -> float:
         if all(found.get(k) == str(v) for k, v in labels.items()):
             return float(match.group(4))
     return 0.0
+
+
+def stall_inference(running, model: str, seconds: float = 2.0) -> threading.Event:
+    """Makes a running server's inference for ``model`` take ``seconds`` per batch once the
+    returned event is set (the real backend still runs; it is only held up)."""
+    backend = running._runtime.models.get(model).batcher.backend
+    infer = backend.infer
+
+    def stalled(batch):
+        if stalling.is_set():
+            time.sleep(seconds)
+        return infer(batch)
+
+    stalling = threading.Event()
+    backend.infer = stalled
+    return stalling

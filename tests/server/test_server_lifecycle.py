@@ -14,7 +14,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from protos import translator_pb2 as pb
 from tests.media import make_clip
 from tests.server.helpers import (channel_stub, config, drawn_frames, frame, held_open_requests,
-                                  metric, raw_image, raw_requests, scrape)
+                                  metric, raw_image, raw_requests, scrape,
+                                  stall_inference)
 from tests.server.video_calls import upload_requests
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -149,5 +150,41 @@ def test_stop_turns_health_not_serving_and_drains_open_streams(make_server):
     assert got == [0, 1, 2]
     stopper.join(10)
     assert not stopper.is_alive() and server.wait(0)
+    release.set()
+    channel.close()
+
+
+def test_a_drain_answers_the_frames_in_flight_and_refuses_new_calls(make_server):
+    """Stop while frames are read but not yet translated (inference held up): each of them is
+    answered, in order, before the stream ends UNAVAILABLE; a call opened meanwhile is refused."""
+    server = make_server(grace_s=15, inflight_per_stream=4)
+    stall = stall_inference(server, "tiny", seconds=0.4)
+    channel, stub = channel_stub(server.port)
+    release = threading.Event()
+    call = stub.Translate(held_open_requests(12, release))
+    got = [next(call).sequence]
+    stall.set()
+
+    def in_flight() -> float:
+        text = scrape(server.metrics_port)
+        return (metric(text, "pix2pix_frames_in_total", model="tiny")
+                - metric(text, "pix2pix_frames_out_total", model="tiny"))
+
+    assert wait_for(lambda: in_flight() >= 3), "frames never queued up behind the stall"
+    read_at_stop = metric(scrape(server.metrics_port), "pix2pix_frames_in_total", model="tiny")
+    stopper = threading.Thread(target=server.stop)
+    stopper.start()
+    assert wait_for(lambda: server._runtime.draining.is_set(), timeout=5)
+    with pytest.raises(grpc.RpcError) as refused:
+        list(stub.Translate(raw_requests(1)))
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    with pytest.raises(grpc.RpcError) as ended:
+        for reply in call:
+            got.append(reply.sequence)
+    assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert got == list(range(len(got))) and len(got) >= read_at_stop
+    assert len(got) < 12  # the drain stopped reading: frames never read are not waited for
+    stopper.join(20)
+    assert not stopper.is_alive()
     release.set()
     channel.close()
