@@ -2,6 +2,7 @@
 atomic checkpoints and exact resume; one process or many under torchrun (DDP)."""
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,10 @@ from pix2pix.gan import Pix2PixModel
 from pix2pix.models import PatchDiscriminator, UnetGenerator
 from pix2pix.performance import default_performance
 from pix2pix.reporting import Reporter, evaluate
-from pix2pix.train_state import Progress, full_state, inference_state, restore, rng_state
+from pix2pix.train_state import (Progress, full_state, inference_state, restore,
+                                 resume_differences, rng_state)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +58,10 @@ class Trainer:
         if config.resume and latest.is_file():
             state = load_checkpoint(latest, map_location=ctx.device)
             self.progress = restore(state, self.model, self.schedulers, config, ctx.rank)
+            changed = resume_differences(state, config)
+            if changed and ctx.is_main:
+                log.warning("resuming %s with other settings than it was started with, so it "
+                            "will not match an uninterrupted run: %s", latest, "; ".join(changed))
             self.val_metrics = dict(state.get("metrics", {}))
         self.reporter = Reporter(config.out_dir / "tensorboard" if ctx.is_main else None)
 

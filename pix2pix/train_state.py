@@ -67,6 +67,19 @@ def full_state(model, schedulers, config, progress: Progress, rng_per_rank: list
     return state
 
 
+# Settings that change what a resumed run computes; the others (epochs, logging, saving, the
+# step limit, workers, the device) may change between the two halves of a run.
+_RESULT_SETTINGS = ("data", "discriminator", "optim", "batch_size", "seed", "performance")
+
+
+def resume_differences(state: dict[str, Any], config) -> list[str]:
+    """"name: stored -> now" for each setting that differs from the run being resumed: the
+    resumed run is then not the continuation of the first one (it still trains)."""
+    stored, now = state.get("train_config") or {}, config.to_dict()
+    return [f"{key}: {stored[key]} -> {now[key]}" for key in _RESULT_SETTINGS
+            if key in stored and stored[key] != now[key]]
+
+
 def restore(state: dict[str, Any], model, schedulers, config, rank: int) -> Progress:
     """Loads ``state`` into a freshly built model; refuses a checkpoint of another network."""
     if state.get("generator_config") != config.generator.to_dict():

@@ -176,6 +176,9 @@ def config_from_args(args, argv: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    import logging
+
+    logging.basicConfig(format="pix2pix-train: %(levelname)s: %(message)s", level=logging.WARNING)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     return run_main(lambda: _run(args, argv), "pix2pix-train")

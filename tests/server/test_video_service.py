@@ -86,6 +86,33 @@ def test_codec_and_container_are_configurable_and_audio_follows(stub, tmp_path):
         assert container.streams.video[0].codec_context.name == "vp9"
 
 
+def audio_packets(path: Path) -> tuple[str, list[bytes]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return stream.codec_context.name, [bytes(p) for p in container.demux(stream) if p.size]
+
+
+def test_audio_is_copied_packet_for_packet_into_a_container_that_holds_it(stub, tmp_path):
+    clip = make_clip(tmp_path / "in.mp4", frames=20, fps=10, audio=True)
+    result = translate_video(stub, clip.read_bytes())
+    assert result.code == grpc.StatusCode.OK, result.details
+    assert audio_packets(result.save(tmp_path / "out.mp4")) == audio_packets(clip)
+
+
+def test_the_bit_rate_setting_reaches_the_encoder(stub, tmp_path):
+    """Noise frames make the encoder use every bit it is given."""
+    clip = make_clip(tmp_path / "in.mp4", frames=20, width=128, height=128, fps=10,
+                     audio=False)
+    sizes = {}
+    for bit_rate in (100_000, 2_000_000):
+        result = translate_video(stub, clip.read_bytes(), bit_rate=bit_rate)
+        assert result.code == grpc.StatusCode.OK, result.details
+        sizes[bit_rate] = len(result.output)
+        seconds = probe(result.save(tmp_path / f"out{bit_rate}.mp4"))["duration"]
+        assert sizes[bit_rate] * 8 / seconds < bit_rate * 2.5  # near what was asked, not above
+    assert sizes[2_000_000] > 3 * sizes[100_000]
+
+
 @pytest.mark.parametrize("name", ["realshort_240p.mp4", "bigbuckbunny_720p.mp4"])
 def test_real_clips_keep_their_timing_and_audio(stub, tmp_path, shared_data, name):
     clip = shared_data / "video" / name

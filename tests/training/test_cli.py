@@ -210,3 +210,16 @@ def test_preset_sets_the_generator_and_explicit_flags_override_it(tmp_path):
     mixed = generator("--preset", "realtime", "--netG", "unet_128", "--norm", "instance",
                       "--no-dropout")
     assert (mixed.netG, mixed.ngf, mixed.norm, mixed.dropout) == ("unet_128", 16, "instance", False)
+
+
+def test_resume_with_other_settings_warns_that_it_is_no_continuation(tmp_path, caplog):
+    data = make_aligned_folder(tmp_path / "data", count=3)
+    argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
+            "--epochs-decay", "0", "--no-engine"]
+    assert train_cli.main(argv) == 0
+    with caplog.at_level("WARNING", logger="pix2pix.train"):
+        assert train_cli.main([*argv, "--resume", "--epochs", "2"]) == 0
+    assert "other settings" not in caplog.text  # more epochs: still the same run
+    with caplog.at_level("WARNING", logger="pix2pix.train"):
+        assert train_cli.main([*argv, "--resume", "--epochs", "3", "--seed", "7"]) == 0
+    assert "other settings" in caplog.text and "seed: 0 -> 7" in caplog.text
