@@ -32,6 +32,19 @@ def import_tensorrt():
     return trt
 
 
+_LOGGERS: dict[int, object] = {}
+
+
+def shared_logger(trt, verbose: bool = False):
+    """One TensorRT logger per process (per tensorrt module): TensorRT keeps the first logger it
+    is given and warns about every different one passed to a later Builder or Runtime."""
+    logger = _LOGGERS.get(id(trt))
+    if logger is None:
+        logger = _LOGGERS[id(trt)] = trt.Logger(trt.Logger.WARNING)
+    logger.min_severity = trt.Logger.VERBOSE if verbose else trt.Logger.WARNING
+    return logger
+
+
 def _network_flags(trt) -> int:
     if int(trt.__version__.split(".")[0]) >= 11:
         return 0  # strongly typed is the only mode
@@ -90,7 +103,7 @@ def build_plan(engine_dir: str | os.PathLike, *, profile: BatchProfile = BatchPr
         raise ExportError(f"TensorRT plans are fp16 or fp32, not {precision!r}")
     gpu = cuda_device(0)
     cc = gpu["compute_capability"]
-    logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
+    logger = shared_logger(trt, verbose)
     builder = trt.Builder(logger)
     network, _parser = _parse(trt, builder, logger, engine_dir / onnx_file)
     config = builder.create_builder_config()

@@ -18,7 +18,7 @@ from engines.errors import (BackendUnavailableError, CorruptEngineError, EngineN
 from engines.hardware import cuda_device
 from engines.metadata import EngineMetadata
 from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_io
-from engines.tensorrt_build import import_tensorrt
+from engines.tensorrt_build import import_tensorrt, shared_logger
 from engines.tensorrt_plan import plan_io, select_plan, unreadable_plan
 
 trt = import_tensorrt()
@@ -76,7 +76,7 @@ class TensorRTBackend(Backend):
         path = Path(engine_dir) / record["file"]
         if not path.is_file():
             raise EngineNotFoundError(f"TensorRT plan not found: {path}")
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._runtime = trt.Runtime(shared_logger(trt))
         self._engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
         if self._engine is None:
             raise unreadable_plan(record, trt.__version__, engine_dir)

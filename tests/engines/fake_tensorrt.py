@@ -29,8 +29,18 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
     class Logger:
         INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = tuple(Severity)
 
-        def __init__(self, severity=Severity.WARNING):
-            assert isinstance(severity, Severity)
+        def __init__(self, min_severity=Severity.WARNING):
+            assert isinstance(min_severity, Severity)
+            self.min_severity = min_severity
+
+    def check_logger(logger):
+        """TensorRT treats the logger as a singleton: every Builder and Runtime of a process
+        must be given the same one."""
+        assert isinstance(logger, Logger) and isinstance(logger.min_severity, Severity)
+        first = trt.loggers.setdefault("first", logger)
+        assert logger is first, "a second, different TensorRT logger"
+
+    trt.loggers = {}
 
     class NetworkDefinitionCreationFlag(enum.IntEnum):
         STRONGLY_TYPED = 5
@@ -109,7 +119,7 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
 
     class Builder:
         def __init__(self, logger):
-            assert isinstance(logger, Logger)
+            check_logger(logger)
 
         def create_network(self, flags: int = 0):
             return Network(flags)
@@ -127,7 +137,7 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
 
     class Runtime:
         def __init__(self, logger):
-            assert isinstance(logger, Logger)
+            check_logger(logger)
 
         def deserialize_cuda_engine(self, plan: bytes):
             header, _, onnx_bytes = bytes(plan).partition(b"\n")
@@ -182,7 +192,7 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
         return [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
 
     for name, value in dict(locals()).items():
-        if not name.startswith("_") and name not in ("trt", "version"):
+        if not name.startswith("_") and name not in ("trt", "version", "check_logger"):
             setattr(trt, name, value)
     return trt
 
