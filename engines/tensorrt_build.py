@@ -32,15 +32,16 @@ def import_tensorrt():
     return trt
 
 
-_LOGGERS: dict[int, object] = {}
+_logger: tuple[object, object] | None = None  # (tensorrt module, its logger)
 
 
 def shared_logger(trt, verbose: bool = False):
-    """One TensorRT logger per process (per tensorrt module): TensorRT keeps the first logger it
-    is given and warns about every different one passed to a later Builder or Runtime."""
-    logger = _LOGGERS.get(id(trt))
-    if logger is None:
-        logger = _LOGGERS[id(trt)] = trt.Logger(trt.Logger.WARNING)
+    """One TensorRT logger per process: TensorRT keeps the first logger it is given and warns
+    about every different one passed to a later Builder or Runtime."""
+    global _logger
+    if _logger is None or _logger[0] is not trt:
+        _logger = (trt, trt.Logger(trt.Logger.WARNING))
+    logger = _logger[1]
     logger.min_severity = trt.Logger.VERBOSE if verbose else trt.Logger.WARNING
     return logger
 
