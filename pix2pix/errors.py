@@ -21,6 +21,18 @@ class DataError(Pix2PixError, ValueError):
         self.path = Path(path) if path is not None else None
 
 
+def from_worker(exc: DataError) -> DataError:
+    """A DataError raised in a DataLoader worker process reaches the main process as the same
+    type, but with the worker's whole traceback as its message (torch's ExceptionWrapper). The
+    user needs the last line, the original message: this returns the error with only that."""
+    text = str(exc)
+    if not (text.startswith("Caught ") and "Original Traceback" in text):
+        return exc
+    last = text.rstrip().splitlines()[-1]  # "pix2pix.errors.UnreadableImageError: cannot ..."
+    _, sep, message = last.partition(": ")
+    return type(exc)(message if sep else last)
+
+
 class EmptyDatasetError(DataError):
     """A folder with no images, or a split that leaves no training samples."""
 

@@ -14,6 +14,7 @@ from pix2pix import distributed as ddp
 from pix2pix.checkpoint import load_checkpoint, save_checkpoint
 from pix2pix.config import BEST, LATEST, TrainConfig
 from pix2pix.data import build_datasets
+from pix2pix.errors import DataError, from_worker
 from pix2pix.gan import Pix2PixModel
 from pix2pix.models import PatchDiscriminator, UnetGenerator
 from pix2pix.performance import default_performance
@@ -79,6 +80,8 @@ class Trainer:
                     return self._result(start, finished=False)
                 self._end_epoch()
             return self._result(start, finished=True)
+        except DataError as exc:
+            raise from_worker(exc) from None
         finally:
             self.reporter.close()
 

@@ -223,3 +223,15 @@ def test_resume_with_other_settings_warns_that_it_is_no_continuation(tmp_path, c
     with caplog.at_level("WARNING", logger="pix2pix.train"):
         assert train_cli.main([*argv, "--resume", "--epochs", "3", "--seed", "7"]) == 0
     assert "other settings" in caplog.text and "seed: 0 -> 7" in caplog.text
+
+
+def test_a_bad_image_found_by_a_loader_worker_is_one_line_naming_it(tmp_path, capsys):
+    data = make_aligned_folder(tmp_path / "data", count=4)
+    broken = sorted(data.iterdir())[1]
+    broken.write_bytes(broken.read_bytes()[:200])  # a cut file: found only when decoded
+    code = train_cli.main(["--data", str(data), "--out", str(tmp_path / "r"), *TINY,
+                           "--epochs", "1", "--epochs-decay", "0", "--no-engine",
+                           "--workers", "1", "--val-fraction", "0"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert broken.name in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
