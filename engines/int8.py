@@ -77,6 +77,9 @@ def prepare_calibration(meta: EngineMetadata, frames) -> np.ndarray:
     return np.stack(out)
 
 
+QUANTIZED_OPS = ["Conv", "ConvTranspose"]
+
+
 def _quantize(src: Path, dst: Path, calibration: np.ndarray) -> None:
     from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
                                           quantize_static)
@@ -93,9 +96,22 @@ def _quantize(src: Path, dst: Path, calibration: np.ndarray) -> None:
         tmp_out = Path(tmp) / dst.name
         quantize_static(str(src), str(tmp_out), Batches(), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "ConvTranspose"],
+                        weight_type=QuantType.QInt8, op_types_to_quantize=QUANTIZED_OPS,
+                        nodes_to_exclude=outermost_layers(src),
                         extra_options={"CalibTensorRangeSymmetric": False})
         shutil.move(tmp_out, dst)
+
+
+def outermost_layers(onnx_path: Path) -> list[str]:
+    """The generator's first convolution and last transposed convolution: the layers most
+    sensitive to int8 (they see raw pixels and write the output itself) and the cheapest (3
+    channels on one side), so they stay float. Measured on the shipped edges2facades engine:
+    39.1 dB with every layer int8, 41.5 dB with these two kept float."""
+    import onnx
+
+    layers = [node.name for node in onnx.load(str(onnx_path), load_external_data=False).graph.node
+              if node.op_type in QUANTIZED_OPS]
+    return [layers[0], layers[-1]] if len(layers) > 2 else []
 
 
 def measure_int8_psnr(engine_dir: Path, meta: EngineMetadata, frames: np.ndarray) -> float:
@@ -130,7 +146,8 @@ def add_int8_artifact(engine_dir: str | os.PathLike, calibration=None) -> dict:
         logging.getLogger().setLevel(quiet)
     db = measure_int8_psnr(engine_dir, meta, default_calibration(meta, n=8, seed=7))
     entry = {"file": INT8_ONNX, "sha256": sha256_file(engine_dir / INT8_ONNX), "precision": "int8",
-             "scheme": "static QDQ: per-channel int8 weights, uint8 activations, Conv/ConvTranspose",
+             "scheme": "static QDQ: per-channel int8 weights, uint8 activations, Conv/ConvTranspose "
+                       "but the first and last layer, which stay float",
              "calibration": f"{len(calibration)} {source} through the input transform",
              "psnr_measured_on": "8 varied synthetic frames (not the calibration ones) through "
                                  "the input transform, ONNX Runtime",

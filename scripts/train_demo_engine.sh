@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/facades/train}
 WORK=${WORK:-/tmp/pix2pix-demo}
-EPOCHS=${EPOCHS:-8}
-DECAY=${DECAY:-6}
+EPOCHS=${EPOCHS:-25}
+DECAY=${DECAY:-25}
 mkdir -p "$WORK/photos/A" "$WORK/photos/B"
 .venv/bin/python - "$DATA" "$WORK/photos" <<'PY'
 import sys
