@@ -112,7 +112,8 @@ def test_each_bad_setting_is_a_usage_error_without_a_traceback(tmp_path, capsys,
     assert not (tmp_path / "r").exists()
 
 
-def test_progress_bar_shows_the_losses(tmp_path, capsys):
+def test_progress_bar_shows_the_losses(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # redraw on every step: tiny steps outrun 0.1 s
     data = make_aligned_folder(tmp_path / "data", count=3)
     argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
             "--epochs-decay", "0", "--no-engine", "--val-fraction", "0"]
