@@ -113,7 +113,13 @@ def test_each_bad_setting_is_a_usage_error_without_a_traceback(tmp_path, capsys,
 
 
 def test_progress_bar_shows_the_losses(tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("TQDM_MININTERVAL", "0")  # redraw on every step: tiny steps outrun 0.1 s
+    import tqdm
+
+    # Redraw on every step: tiny steps outrun tqdm's 0.1 s refresh, and the bar (leave=False)
+    # is cleared at the end. (TQDM_MININTERVAL is read when tqdm is imported: too late here.)
+    init = tqdm.tqdm.__init__
+    monkeypatch.setattr(tqdm.tqdm, "__init__",
+                        lambda self, *a, **k: init(self, *a, **{**k, "mininterval": 0}))
     data = make_aligned_folder(tmp_path / "data", count=3)
     argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",
             "--epochs-decay", "0", "--no-engine", "--val-fraction", "0"]
