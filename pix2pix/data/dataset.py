@@ -115,9 +115,7 @@ def split_indices(n: int, val_fraction: float, seed: int, *, contiguous: bool
 def build_datasets(config: DataConfig, seed: int = 0) -> tuple[PairDataset, PairDataset | None]:
     """(train set with jitter, validation set without, or None when val_fraction is 0)."""
     spec = resolve_data(config.path, config.mode)
-    load = config.resolved_load_size
-    if load < config.crop_size:
-        raise ValueError(f"load size {load} is smaller than the crop size {config.crop_size}")
+    load = config.resolved_load_size  # >= crop_size: DataConfig checks a given one
     source = open_source(spec, direction=config.direction, load_size=load,
                          video_stride=config.video_stride, max_frames=config.max_frames)
     train_idx, val_idx = split_indices(len(source), config.val_fraction, seed,
