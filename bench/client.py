@@ -20,15 +20,14 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from client import AsyncTranslatorClient, TranslatorClient  # noqa: E402
-from tests.media import drawn_frame, make_clip  # noqa: E402
+from pix2pix_stream.client import AsyncTranslatorClient, TranslatorClient  # noqa: E402
+from pix2pix_stream.media.synthetic import drawn_frame, make_clip  # noqa: E402
 
 
 def tiny_engines(folder: Path) -> Path:
-    from engines.export import export_generator
-    from engines.synthetic import synthetic_generator
+    from pix2pix_stream.engines.build.export import export_generator
+    from pix2pix_stream.engines.build.synthetic import synthetic_generator
 
     export_generator(synthetic_generator("unet_128", ngf=8, seed=1), folder / "tiny",
                      name="tiny", input_size=128, description="bench engine")
@@ -99,8 +98,8 @@ def main() -> int:
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
-    from server.app import start_server
-    from server.config import ServerConfig
+    from pix2pix_stream.server.app import start_server
+    from pix2pix_stream.server.config import ServerConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

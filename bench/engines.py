@@ -23,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engines.presets import GENERATOR_PRESETS, generator_preset  # noqa: E402
-from engines.quality import probe_frames, psnr  # noqa: E402
+from pix2pix_stream.pix2pix.presets import GENERATOR_PRESETS, generator_preset  # noqa: E402
+from pix2pix_stream.engines.runtime.quality import probe_frames, psnr  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
@@ -35,13 +34,13 @@ BASELINE, REFERENCE = "torch", "onnxruntime"
 
 
 def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     if route == "onnxruntime-int8":
-        from engines.backends.onnxruntime_backend import OnnxRuntimeBackend
-        from engines.metadata import read_metadata
+        from pix2pix_stream.engines.runtime.backends.onnxruntime_backend import OnnxRuntimeBackend
+        from pix2pix_stream.engines.runtime.metadata import read_metadata
 
-        from engines.int8 import INT8_ONNX
+        from pix2pix_stream.engines.runtime.metadata import INT8_ONNX
 
         return OnnxRuntimeBackend(engine_dir, read_metadata(engine_dir), max_batch=max_batch,
                                   threads=threads, device="cpu", onnx_file=INT8_ONNX,
@@ -95,9 +94,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from engines.errors import EngineError
-    from engines.export import export_generator
-    from engines.synthetic import synthetic_generator
+    from pix2pix_stream.engines.runtime.errors import EngineError
+    from pix2pix_stream.engines.build.export import export_generator
+    from pix2pix_stream.engines.build.synthetic import synthetic_generator
 
     torch.set_num_threads(args.threads)
     frames = probe_frames(max(args.batches), args.size, args.size)

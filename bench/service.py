@@ -35,12 +35,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import grpc  # noqa: E402
 
-from protos import translator_pb2 as pb  # noqa: E402
-from protos import translator_pb2_grpc as pb_grpc  # noqa: E402
+from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 PAUSE_S = 0.001  # between calls of the request/response comparison, bare and served alike
@@ -48,7 +47,7 @@ PAUSE_S = 0.001  # between calls of the request/response comparison, bare and se
 
 def export_engine(folder: Path, name: str, ngf: int, size: int) -> Path:
     """Exports an untrained unet_256 engine in a child process (torch stays out of this one)."""
-    code = ("import sys; from pathlib import Path; from engines.export import export_generator; "
+    code = ("import sys; from pathlib import Path; from pix2pix_stream.engines.build.export import export_generator; "
             "from engines.synthetic import synthetic_generator; "
             f"export_generator(synthetic_generator('unet_256', ngf={ngf}, seed=1), "
             f"Path(sys.argv[1]), name={name!r}, input_size={size}, description='bench engine')")
@@ -66,7 +65,7 @@ class Server:
 
     def __init__(self, engines: Path, args):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "--engines", str(engines), "--port", "0",
+            [sys.executable, "-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
              "--host", "127.0.0.1", "--backend", "onnxruntime", "--inference-threads",
              str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
              str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING"],
@@ -276,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
 
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     with tempfile.TemporaryDirectory() as tmp:
         print("exporting engines ...", file=sys.stderr)

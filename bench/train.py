@@ -1,7 +1,7 @@
 """Training iterations per second of the default pix2pix model on this machine.
 
 One iteration = G forward, D on the real and the fake pair, G backward through GAN + L1, both
-Adam steps (pix2pix.gan.Pix2PixModel.train_step). The baseline, measured in the same run, is the
+Adam steps (pix2pix_stream.pix2pix.gan.Pix2PixModel.train_step). The baseline, measured in the same run, is the
 plain fp32 NCHW eager step with the for-loop Adam, as the official pytorch-CycleGAN-and-pix2pix
 code runs it; every other row is a speed setting from pix2pix.performance. Each variant starts
 from the same seeded weights and sees the same batches, so the "loss drift" columns show what
@@ -26,12 +26,11 @@ import numpy as np
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as pix2pix-train; see pix2pix/__init__.py
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pix2pix.data import to_tensor  # noqa: E402
-from pix2pix.gan import Pix2PixModel  # noqa: E402
-from pix2pix.models import PatchDiscriminator, UnetGenerator  # noqa: E402
-from pix2pix.performance import Performance, cpu_has_fast_bf16, default_performance  # noqa: E402
+from pix2pix_stream.pix2pix.data import to_tensor  # noqa: E402
+from pix2pix_stream.pix2pix.gan import Pix2PixModel  # noqa: E402
+from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator  # noqa: E402
+from pix2pix_stream.pix2pix.performance import Performance, cpu_has_fast_bf16, default_performance  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 FACADES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facades" / "train"

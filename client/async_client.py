@@ -9,15 +9,15 @@ from typing import AsyncIterable, AsyncIterator, Iterable, Sequence
 import grpc
 import numpy as np
 
-from client import frames as fr
-from client import remote_video as rv
-from client.channel import call_metadata, open_aio_channel, unreachable
-from client.config import ClientConfig, as_config
-from client.errors import ClientError, ModelNotFoundError, ServerError, from_rpc_error
-from client.frames import ModelInfo, TranslatedFrame
-from client.local_video import LocalVideoJob, Progress, VideoResult
-from protos import translator_pb2 as pb
-from protos.translator_pb2_grpc import TranslatorStub
+from pix2pix_stream.client import frames as fr
+from pix2pix_stream.client import remote_video as rv
+from pix2pix_stream.client.channel import call_metadata, open_aio_channel, unreachable
+from pix2pix_stream.client.config import ClientConfig, as_config
+from pix2pix_stream.client.errors import ClientError, ModelNotFoundError, ServerError, from_rpc_error
+from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
+from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos.translator_pb2_grpc import TranslatorStub
 
 Frames = Iterable[np.ndarray] | AsyncIterable[np.ndarray]
 
@@ -80,7 +80,7 @@ class AsyncTranslatorClient:
         return [ModelInfo.from_proto(m) for m in reply.models]
 
     async def health(self, model: str = "") -> str:
-        from client.health import check_async
+        from pix2pix_stream.client.health import check_async
 
         await self.wait_until_ready()
         return await check_async(self._channel, model, metadata=self._metadata,

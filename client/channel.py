@@ -9,8 +9,8 @@ from pathlib import Path
 
 import grpc
 
-from client.config import ClientConfig
-from client.errors import InputFileError, ServerUnavailableError
+from pix2pix_stream.client.config import ClientConfig
+from pix2pix_stream.client.errors import InputFileError, ServerUnavailableError
 
 SERVICE = "pix2pix.v1.Translator"
 HEALTH_SERVICE = "grpc.health.v1.Health"

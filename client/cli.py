@@ -7,15 +7,15 @@ import os
 import sys
 from pathlib import Path
 
-from client import exit_codes
-from client.config import DEFAULT_SERVER, SERVER_ENV, ClientConfig, server_from_env
-from client.errors import ClientError
+from pix2pix_stream.client import exit_codes
+from pix2pix_stream.client.config import DEFAULT_SERVER, SERVER_ENV, ClientConfig, server_from_env
+from pix2pix_stream.client.errors import ClientError
 
 TOKEN_ENV = "PIX2PIX_TOKEN"
 
 
 def _size(text: str) -> tuple[int, int]:
-    from client.frames import parse_size
+    from pix2pix_stream.client.frames import parse_size
 
     try:
         return parse_size(text)
@@ -113,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "video" and args.server_decode and args.no_audio:
         parser.error("--no-audio works with local decoding only; the server copies the audio")
-    from client import commands
-    from client.sync_client import TranslatorClient
+    from pix2pix_stream.client import commands
+    from pix2pix_stream.client.sync_client import TranslatorClient
 
     try:
         config = client_config(args)

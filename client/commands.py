@@ -1,5 +1,5 @@
 """The subcommands of pix2pix-client; each takes a connected client and the parsed arguments
-and returns an exit code. Errors are raised as client.errors types; cli.main maps them."""
+and returns an exit code. Errors are raised as pix2pix_stream.client.errors types; cli.main maps them."""
 from __future__ import annotations
 
 import collections
@@ -13,10 +13,10 @@ from typing import Iterator
 
 import numpy as np
 
-from client import exit_codes
-from client.errors import InputFileError, OutputFileError
-from client.local_video import VideoResult
-from client.sync_client import TranslatorClient
+from pix2pix_stream.client import exit_codes
+from pix2pix_stream.client.errors import InputFileError, OutputFileError
+from pix2pix_stream.client.local_video import VideoResult
+from pix2pix_stream.client.sync_client import TranslatorClient
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -95,7 +95,7 @@ def _first_ctrl_c_sets(stop: threading.Event, message: str):
 
 
 def webcam(client: TranslatorClient, args) -> int:
-    from client.webcam import LiveConfig, run_live
+    from pix2pix_stream.client.webcam import LiveConfig, run_live
 
     config = LiveConfig(device=args.device, model=args.model, size=args.size, show=args.show,
                         record=args.record, max_frames=args.max_frames,

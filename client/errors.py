@@ -54,6 +54,10 @@ class InputFileError(ClientError, OSError):
     """A local input (video, image, camera, stream URL) that cannot be opened or decoded."""
 
 
+class DisplayUnavailableError(ClientError, RuntimeError):
+    """--show on a machine or OpenCV build that cannot open a window."""
+
+
 class OutputFileError(ClientError, OSError):
     """A local output path that cannot be created or written."""
 

@@ -1,8 +1,7 @@
 """Exit codes of pix2pix-client: one per kind of failure, so scripts can tell them apart."""
 from __future__ import annotations
 
-from client import errors
-from client.webcam import DisplayUnavailableError
+from pix2pix_stream.client import errors
 
 OK = 0
 FAILED = 1            # anything else: a server-side error, a failed health check, ...
@@ -36,7 +35,7 @@ _BY_ERROR = [  # first match wins
     (errors.InvalidInputError, BAD_INPUT),
     (errors.OutputFileError, BAD_OUTPUT),
     (errors.AuthError, AUTH),
-    (DisplayUnavailableError, UNSUPPORTED),
+    (errors.DisplayUnavailableError, UNSUPPORTED),
     (errors.StoppedError, INTERRUPTED),
 ]
 

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 import numpy as np
 
-from client.errors import InvalidInputError, ServerError, from_status_code
-from protos import translator_pb2 as pb
+from pix2pix_stream.client.errors import InvalidInputError, ServerError, from_status_code
+from pix2pix_stream.protos import translator_pb2 as pb
 
 OUTPUT_ENCODINGS = {"raw": pb.RAW, "jpeg": pb.JPEG, "png": pb.PNG}
 INPUT_ENCODINGS = ("raw", "jpeg", "png")

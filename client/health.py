@@ -4,7 +4,7 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from client.errors import ModelNotFoundError, from_rpc_error
+from pix2pix_stream.client.errors import ModelNotFoundError, from_rpc_error
 
 
 def _status_name(reply: health_pb2.HealthCheckResponse) -> str:

@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from client.errors import InputFileError, StoppedError
-from client.pipeline import Prefetcher
-from client.video_io import VideoSink, VideoSource
+from pix2pix_stream.client.errors import InputFileError, StoppedError
+from pix2pix_stream.client.pipeline import Prefetcher
+from pix2pix_stream.client.video_io import VideoSink, VideoSource
 
 Progress = Callable[[int, int], None]  # (frames done, frames total or 0)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from client.errors import OutputFileError
+from pix2pix_stream.client.errors import OutputFileError
 
 
 class PendingFile:

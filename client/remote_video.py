@@ -15,10 +15,10 @@ from typing import BinaryIO, Callable, Iterator
 
 import grpc
 
-from client.errors import ClientError, InputFileError, OutputFileError, ServerError, StoppedError
-from client.local_video import VideoResult
-from client.output_file import PendingFile
-from protos import translator_pb2 as pb
+from pix2pix_stream.client.errors import ClientError, InputFileError, OutputFileError, ServerError, StoppedError
+from pix2pix_stream.client.local_video import VideoResult
+from pix2pix_stream.client.output_file import PendingFile
+from pix2pix_stream.protos import translator_pb2 as pb
 
 CHUNK_BYTES = 1 << 20
 STOP_GRACE_S = 30.0
@@ -212,7 +212,7 @@ def _result(dst: Path, done: pb.VideoInfo, complete: bool) -> VideoResult:
 def _partial_result(writer: ReplyWriter) -> VideoResult:
     if writer.done is not None:
         return _result(writer.dst, writer.done, complete=False)
-    from client.video_io import VideoSource  # PyAV, only for this rare case
+    from pix2pix_stream.client.video_io import VideoSource  # PyAV, only for this rare case
 
     with VideoSource(writer.dst) as written:
         info = written.info

@@ -8,16 +8,16 @@ from typing import Iterable, Iterator, Sequence
 import grpc
 import numpy as np
 
-from client import frames as fr
-from client import remote_video as rv
-from client.channel import call_metadata, open_channel, unreachable
-from client.config import ClientConfig, as_config
-from client.errors import ClientError, ServerError, from_rpc_error
-from client.frames import ModelInfo, TranslatedFrame
-from client.local_video import LocalVideoJob, Progress, VideoResult
-from client.pipeline import RequestFeed
-from protos import translator_pb2 as pb
-from protos.translator_pb2_grpc import TranslatorStub
+from pix2pix_stream.client import frames as fr
+from pix2pix_stream.client import remote_video as rv
+from pix2pix_stream.client.channel import call_metadata, open_channel, unreachable
+from pix2pix_stream.client.config import ClientConfig, as_config
+from pix2pix_stream.client.errors import ClientError, ServerError, from_rpc_error
+from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
+from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
+from pix2pix_stream.client.pipeline import RequestFeed
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos.translator_pb2_grpc import TranslatorStub
 
 
 class TranslatorClient:
@@ -81,7 +81,7 @@ class TranslatorClient:
     def health(self, model: str = "") -> str:
         """The standard gRPC health status: "SERVING", "NOT_SERVING", ...; ``model`` asks about
         one engine, "" about the server as a whole."""
-        from client.health import check
+        from pix2pix_stream.client.health import check
 
         self.wait_until_ready()
         return check(self._channel, model, metadata=self._metadata,

@@ -15,8 +15,8 @@ import av
 import av.logging
 import numpy as np
 
-from client.errors import InputFileError, OutputFileError
-from client.output_file import PendingFile
+from pix2pix_stream.client.errors import InputFileError, OutputFileError
+from pix2pix_stream.client.output_file import PendingFile
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from client.errors import InputFileError
-from client.frames import TranslatedFrame, now_us
-from client.video_io import VideoInfo, VideoSink
+from pix2pix_stream.client.errors import DisplayUnavailableError, InputFileError
+from pix2pix_stream.client.frames import TranslatedFrame, now_us
+from pix2pix_stream.client.video_io import VideoInfo, VideoSink
 
 WINDOW = "pix2pix-client: input | output"
 
@@ -159,10 +159,6 @@ class Display:
         import cv2
 
         cv2.destroyAllWindows()
-
-
-class DisplayUnavailableError(RuntimeError):
-    """--show on a machine or OpenCV build that cannot open a window."""
 
 
 def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) -> LiveStats:

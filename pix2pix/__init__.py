@@ -8,7 +8,7 @@ import sys as _sys
 # OpenMP runtime, so it can only be set before torch is first imported; an explicit setting wins.
 if "torch" not in _sys.modules:
     _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-from pix2pix.models import (GeneratorConfig, DiscriminatorConfig, PatchDiscriminator,
+from pix2pix_stream.networks.models import (GeneratorConfig, DiscriminatorConfig, PatchDiscriminator,
                             UnetGenerator, count_parameters)
 
 __all__ = ["UnetGenerator", "PatchDiscriminator", "GeneratorConfig", "DiscriminatorConfig",

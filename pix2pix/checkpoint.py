@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from pix2pix.models import GeneratorConfig, UnetGenerator
+from pix2pix_stream.networks.models import GeneratorConfig, UnetGenerator
 
 FORMAT = "pix2pix-stream/checkpoint"
 FORMAT_VERSION = 1

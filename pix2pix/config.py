@@ -5,11 +5,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pix2pix.data import DataConfig
-from pix2pix.errors import ConfigError
-from pix2pix.gan import OptimConfig
-from pix2pix.models import DiscriminatorConfig, GeneratorConfig
-from pix2pix.performance import Performance
+from pix2pix_stream.pix2pix.data import DataConfig
+from pix2pix_stream.pix2pix.errors import ConfigError
+from pix2pix_stream.pix2pix.gan import OptimConfig
+from pix2pix_stream.networks.models import DiscriminatorConfig, GeneratorConfig
+from pix2pix_stream.pix2pix.performance import Performance
 
 LATEST = "latest.pt"
 BEST = "best.pt"

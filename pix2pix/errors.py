@@ -28,7 +28,7 @@ def from_worker(exc: DataError) -> DataError:
     text = str(exc)
     if not (text.startswith("Caught ") and "Original Traceback" in text):
         return exc
-    last = text.rstrip().splitlines()[-1]  # "pix2pix.errors.UnreadableImageError: cannot ..."
+    last = text.rstrip().splitlines()[-1]  # "pix2pix_stream.pix2pix.errors.UnreadableImageError: cannot ..."
     _, sep, message = last.partition(": ")
     return type(exc)(message if sep else last)
 

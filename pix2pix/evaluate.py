@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from engines.transforms import InputTransform
-from pix2pix.checkpoint import load_generator
-from pix2pix.data import eval_dataset
-from pix2pix.distributed import pick_device
-from pix2pix.reporting import evaluate
+from pix2pix_stream.media.transforms import InputTransform
+from pix2pix_stream.pix2pix.checkpoint import load_generator
+from pix2pix_stream.pix2pix.data import eval_dataset
+from pix2pix_stream.pix2pix.distributed import pick_device
+from pix2pix_stream.pix2pix.reporting import evaluate
 
 
 @dataclass(frozen=True)

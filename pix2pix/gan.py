@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from pix2pix.losses import GANLoss, discriminator_loss, generator_loss
-from pix2pix.models import PatchDiscriminator, UnetGenerator
-from pix2pix.performance import Performance
+from pix2pix_stream.pix2pix.losses import GANLoss, discriminator_loss, generator_loss
+from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
+from pix2pix_stream.pix2pix.performance import Performance
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pix2pix import metrics
-from pix2pix.data import to_uint8
+from pix2pix_stream.pix2pix import metrics
+from pix2pix_stream.pix2pix.data import to_uint8
 
 
 def contact_rows(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray,

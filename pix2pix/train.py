@@ -10,16 +10,16 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from pix2pix import distributed as ddp
-from pix2pix.checkpoint import load_checkpoint, save_checkpoint
-from pix2pix.config import BEST, LATEST, TrainConfig
-from pix2pix.data import build_datasets
-from pix2pix.errors import DataError, from_worker
-from pix2pix.gan import Pix2PixModel
-from pix2pix.models import PatchDiscriminator, UnetGenerator
-from pix2pix.performance import default_performance
-from pix2pix.reporting import Reporter, evaluate
-from pix2pix.train_state import (Progress, full_state, inference_state, restore,
+from pix2pix_stream.pix2pix import distributed as ddp
+from pix2pix_stream.pix2pix.checkpoint import load_checkpoint, save_checkpoint
+from pix2pix_stream.pix2pix.config import BEST, LATEST, TrainConfig
+from pix2pix_stream.pix2pix.data import build_datasets
+from pix2pix_stream.pix2pix.errors import DataError, from_worker
+from pix2pix_stream.pix2pix.gan import Pix2PixModel
+from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
+from pix2pix_stream.pix2pix.performance import default_performance
+from pix2pix_stream.pix2pix.reporting import Reporter, evaluate
+from pix2pix_stream.pix2pix.train_state import (Progress, full_state, inference_state, restore,
                                  resume_differences, rng_state)
 
 log = logging.getLogger(__name__)

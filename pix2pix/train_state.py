@@ -2,7 +2,7 @@
 
 ``latest.pt`` holds everything needed to continue exactly: weights, optimiser and scheduler
 state, the position in the epoch, and every rank's RNG state (dropout masks come from it; the
-data order and jitter are derived from the seed and the epoch, see pix2pix.data.dataset).
+data order and jitter are derived from the seed and the epoch, see pix2pix_stream.pix2pix.data.dataset).
 ``best.pt`` and ``epoch_NNN.pt`` hold only what inference needs.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from pix2pix.checkpoint import CheckpointError
+from pix2pix_stream.pix2pix.checkpoint import CheckpointError
 
 
 @dataclass

@@ -1,31 +1,41 @@
 """Regenerates the committed Python stubs from translator.proto.
 
-    python -m protos.generate          # write protos/translator_pb2*.py(i)
-    python -m protos.generate --check  # exit 1 when the committed stubs are out of date
+    python -m pix2pix_stream.protos.generate          # write protos/translator_pb2*.py(i)
+    python -m pix2pix_stream.protos.generate --check  # exit 1 when the committed stubs are out of date
 
-Run from anywhere; paths are resolved from this file. The proto is compiled with the repository
-root as include path so that the generated gRPC module imports ``protos.translator_pb2``.
+Run from anywhere; paths are resolved from this file. The proto is compiled from a temporary tree
+where it sits at ``pix2pix_stream/protos/translator.proto``, so that the generated gRPC module
+imports ``pix2pix_stream.protos.translator_pb2`` (the installed name; the folder is ``protos/``).
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 PROTOS = Path(__file__).resolve().parent
-ROOT = PROTOS.parent
-PROTO = "protos/translator.proto"
+PROTO = "pix2pix_stream/protos/translator.proto"
 OUTPUTS = ("translator_pb2.py", "translator_pb2.pyi", "translator_pb2_grpc.py")
 
 
-def generate(out_root: Path) -> None:
+def generate(out_dir: Path) -> None:
+    """Writes the stubs into out_dir."""
     from grpc_tools import protoc  # dev-only dependency
 
-    args = ["protoc", f"-I{ROOT}", f"--python_out={out_root}", f"--pyi_out={out_root}",
-            f"--grpc_python_out={out_root}", str(ROOT / PROTO)]
-    if protoc.main(args) != 0:
-        raise RuntimeError(f"protoc failed on {PROTO}")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "src"
+        (source / PROTO).parent.mkdir(parents=True)
+        shutil.copyfile(PROTOS / "translator.proto", source / PROTO)
+        built = Path(tmp) / "out"
+        built.mkdir()
+        args = ["protoc", f"-I{source}", f"--python_out={built}", f"--pyi_out={built}",
+                f"--grpc_python_out={built}", str(source / PROTO)]
+        if protoc.main(args) != 0:
+            raise RuntimeError(f"protoc failed on {PROTO}")
+        for name in OUTPUTS:
+            shutil.copyfile(built / "pix2pix_stream" / "protos" / name, out_dir / name)
 
 
 def stale_outputs() -> list[str]:
@@ -33,7 +43,7 @@ def stale_outputs() -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         generate(Path(tmp))
         return [name for name in OUTPUTS
-                if (Path(tmp) / "protos" / name).read_bytes() != _read(PROTOS / name)]
+                if (Path(tmp) / name).read_bytes() != _read(PROTOS / name)]
 
 
 def _read(path: Path) -> bytes:
@@ -46,11 +56,12 @@ def main() -> int:
     if parser.parse_args().check:
         stale = stale_outputs()
         if stale:
-            print(f"out of date: {', '.join(stale)}; run python -m protos.generate", file=sys.stderr)
+            print(f"out of date: {', '.join(stale)}; run python -m pix2pix_stream.protos.generate",
+                  file=sys.stderr)
             return 1
         print("stubs up to date")
         return 0
-    generate(ROOT)
+    generate(PROTOS)
     print(f"wrote {', '.join(OUTPUTS)}")
     return 0
 

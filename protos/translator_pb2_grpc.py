@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos import translator_pb2 as protos_dot_translator__pb2
+from pix2pix_stream.protos import translator_pb2 as pix2pix__stream_dot_protos_dot_translator__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/translator_pb2_grpc.py depends on'
+        + ' but the generated code in pix2pix_stream/protos/translator_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class TranslatorStub:
         """
         self.Translate = channel.stream_stream(
                 '/pix2pix.v1.Translator/Translate',
-                request_serializer=protos_dot_translator__pb2.TranslateRequest.SerializeToString,
-                response_deserializer=protos_dot_translator__pb2.TranslateResponse.FromString,
+                request_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.TranslateRequest.SerializeToString,
+                response_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.TranslateResponse.FromString,
                 _registered_method=True)
         self.TranslateVideo = channel.stream_stream(
                 '/pix2pix.v1.Translator/TranslateVideo',
-                request_serializer=protos_dot_translator__pb2.VideoRequest.SerializeToString,
-                response_deserializer=protos_dot_translator__pb2.VideoResponse.FromString,
+                request_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.VideoRequest.SerializeToString,
+                response_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.VideoResponse.FromString,
                 _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/pix2pix.v1.Translator/ListModels',
-                request_serializer=protos_dot_translator__pb2.ListModelsRequest.SerializeToString,
-                response_deserializer=protos_dot_translator__pb2.ListModelsResponse.FromString,
+                request_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
 
 
@@ -94,18 +94,18 @@ def add_TranslatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Translate': grpc.stream_stream_rpc_method_handler(
                     servicer.Translate,
-                    request_deserializer=protos_dot_translator__pb2.TranslateRequest.FromString,
-                    response_serializer=protos_dot_translator__pb2.TranslateResponse.SerializeToString,
+                    request_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.TranslateRequest.FromString,
+                    response_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.TranslateResponse.SerializeToString,
             ),
             'TranslateVideo': grpc.stream_stream_rpc_method_handler(
                     servicer.TranslateVideo,
-                    request_deserializer=protos_dot_translator__pb2.VideoRequest.FromString,
-                    response_serializer=protos_dot_translator__pb2.VideoResponse.SerializeToString,
+                    request_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.VideoRequest.FromString,
+                    response_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.VideoResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
-                    request_deserializer=protos_dot_translator__pb2.ListModelsRequest.FromString,
-                    response_serializer=protos_dot_translator__pb2.ListModelsResponse.SerializeToString,
+                    request_deserializer=pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsRequest.FromString,
+                    response_serializer=pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -133,8 +133,8 @@ class Translator:
             request_iterator,
             target,
             '/pix2pix.v1.Translator/Translate',
-            protos_dot_translator__pb2.TranslateRequest.SerializeToString,
-            protos_dot_translator__pb2.TranslateResponse.FromString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.TranslateRequest.SerializeToString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.TranslateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -160,8 +160,8 @@ class Translator:
             request_iterator,
             target,
             '/pix2pix.v1.Translator/TranslateVideo',
-            protos_dot_translator__pb2.VideoRequest.SerializeToString,
-            protos_dot_translator__pb2.VideoResponse.FromString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.VideoRequest.SerializeToString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.VideoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -187,8 +187,8 @@ class Translator:
             request,
             target,
             '/pix2pix.v1.Translator/ListModels',
-            protos_dot_translator__pb2.ListModelsRequest.SerializeToString,
-            protos_dot_translator__pb2.ListModelsResponse.FromString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsRequest.SerializeToString,
+            pix2pix__stream_dot_protos_dot_translator__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -74,7 +74,7 @@ def contact_sheet(side_by_side: Path, engine_dir: Path, out_png: Path, rows: int
     import numpy as np
     from PIL import Image
 
-    from engines.metadata import read_metadata
+    from pix2pix_stream.engines.runtime.metadata import read_metadata
 
     meta = read_metadata(engine_dir)
     transform, engine_size = meta.transform, (meta.input_width, meta.input_height)

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engines.export import export_checkpoint
-from engines.metadata import read_metadata
-from engines.model_card import write_model_card
-from pix2pix.data.dataset import split_indices
+from pix2pix_stream.engines.build.export import export_checkpoint
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.model_card import write_model_card
+from pix2pix_stream.pix2pix.data.dataset import split_indices
 
 BIN = Path(sys.executable).parent
 CARD_NOTES = """
@@ -28,7 +28,7 @@ CARD_NOTES = """
 CMP Facade Database (R. Tylecek and R. Sara, GCPR 2013; research use, cite the paper): the 400
 photos of the pix2pix facades train split (the photo half of each aligned image). The input is
 their Canny edges (OpenCV, thresholds 100/200, 3x3 blur, black edges on white), made by the same
-`engines.transforms` function the server applies to live frames. 360 photos trained, 40 held
+`pix2pix_stream.media.transforms` function the server applies to live frames. 360 photos trained, 40 held
 out (`--val-fraction 0.1 --seed 0`). Made by `scripts/train_demo_engine.sh` on a 2-core CPU.
 
 ## Samples

@@ -18,15 +18,15 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from protos import translator_pb2 as pb
-from protos import translator_pb2_grpc as pb_grpc
-from server.auth import TokenAuthInterceptor
-from server.config import ServerConfig
-from server.errors import StartupError
-from server.metrics import Metrics
-from server.models import ModelSet
-from server.service import TranslatorService
-from server.video import enable_ffmpeg_error_logs
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from pix2pix_stream.server.auth import TokenAuthInterceptor
+from pix2pix_stream.server.config import ServerConfig
+from pix2pix_stream.server.errors import StartupError
+from pix2pix_stream.server.metrics import Metrics
+from pix2pix_stream.server.engine_set import ModelSet
+from pix2pix_stream.server.service import TranslatorService
+from pix2pix_stream.server.video import enable_ffmpeg_error_logs
 
 log = logging.getLogger("pix2pix.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Translator"].full_name

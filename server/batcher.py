@@ -18,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from engines.backend import Backend
-from server.errors import ShuttingDownError
+from pix2pix_stream.engines.runtime.backend import Backend
+from pix2pix_stream.server.errors import ShuttingDownError
 
 
 @dataclass(frozen=True)

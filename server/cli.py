@@ -16,9 +16,9 @@ import sys
 import threading
 from pathlib import Path
 
-from engines.errors import EngineError
-from server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
-from server.errors import ServerError
+from pix2pix_stream.engines.runtime.errors import EngineError
+from pix2pix_stream.server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
+from pix2pix_stream.server.errors import ServerError
 
 log = logging.getLogger("pix2pix.server")
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from server.app import start_server  # after logging is set up: loading engines logs
+    from pix2pix_stream.server.app import start_server  # after logging is set up: loading engines logs
 
     try:
         config = config_from_args(args)

@@ -5,7 +5,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from server.errors import ConfigError
+from pix2pix_stream.server.errors import ConfigError
 
 # A raw DCI 4K RGB frame (4096 x 2160 x 3 = 26.5 MB) plus protobuf framing fits with room to spare.
 DEFAULT_MAX_PIXELS = 4096 * 2160
@@ -16,7 +16,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 class ServerConfig:
     engines_dir: Path
     address: str = "[::]:50051"          # host:port; port 0 picks a free port
-    backend: str = "auto"                # passed to engines.registry.load_backend
+    backend: str = "auto"                # passed to pix2pix_stream.engines.runtime.registry.load_backend
     inference_threads: int | None = None # intra-op threads per backend; None = its default
     max_batch: int = 8                   # frames per inference call
     max_delay_ms: float = 5.0            # longest a queued frame waits for a batch to fill

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import grpc
 
-from engines import errors as engine_errors
+from pix2pix_stream.engines.runtime import errors as engine_errors
+from pix2pix_stream.media.errors import TransformError
 
 
 class ServerError(Exception):
@@ -66,7 +67,7 @@ _STATUS = [  # first match wins: subclasses before their bases
     (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
     (engine_errors.EngineNotFoundError, grpc.StatusCode.NOT_FOUND),
     (engine_errors.InputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (engine_errors.TransformError, grpc.StatusCode.INVALID_ARGUMENT),
+    (TransformError, grpc.StatusCode.INVALID_ARGUMENT),
     (engine_errors.BackendUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (engine_errors.EngineVersionMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
     (engine_errors.MetadataMismatchError, grpc.StatusCode.FAILED_PRECONDITION),

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from protos import translator_pb2 as pb
-from server.errors import FrameError
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server.errors import FrameError
 
 _CHANNELS = {pb.RGB24: 3, pb.BGR24: 3, pb.GRAY8: 1}
 DEFAULT_JPEG_QUALITY = 90

@@ -1,5 +1,5 @@
 """The Translator servicer: call bookkeeping (limits, logs, metrics, statuses) around the stream
-classes that do the work (``server.translate``, ``server.video``)."""
+classes that do the work (``pix2pix_stream.server.translate``, ``pix2pix_stream.server.video``)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,17 +12,17 @@ from typing import AsyncIterator, Callable
 
 import grpc
 
-from protos import translator_pb2 as pb
-from protos import translator_pb2_grpc as pb_grpc
-from server.config import ServerConfig
-from server.errors import (ShuttingDownError, StreamConfigError, TooManyStreamsError, describe,
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from pix2pix_stream.server.config import ServerConfig
+from pix2pix_stream.server.errors import (ShuttingDownError, StreamConfigError, TooManyStreamsError, describe,
                            status_for)
-from server.metrics import Metrics
-from server.models import ModelSet
-from server.translate import TranslateStream, check_stream_config
-from server.upload import UploadBuffer
-from server.video import VideoJob
-from server.video_output import plan_video
+from pix2pix_stream.server.metrics import Metrics
+from pix2pix_stream.server.engine_set import ModelSet
+from pix2pix_stream.server.translate import TranslateStream, check_stream_config
+from pix2pix_stream.server.upload import UploadBuffer
+from pix2pix_stream.server.video import VideoJob
+from pix2pix_stream.server.video_output import plan_video
 
 log = logging.getLogger("pix2pix.server")
 OUTPUT_CHUNK_BYTES = 1024 * 1024

@@ -17,11 +17,11 @@ from typing import AsyncIterator
 
 import numpy as np
 
-from protos import translator_pb2 as pb
-from server import images
-from server.errors import ShuttingDownError, StreamConfigError, describe, status_for
-from server.metrics import Metrics
-from server.models import LoadedModel
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server import images
+from pix2pix_stream.server.errors import ShuttingDownError, StreamConfigError, describe, status_for
+from pix2pix_stream.server.metrics import Metrics
+from pix2pix_stream.server.engine_set import LoadedModel
 
 
 def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:

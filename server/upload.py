@@ -15,7 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from server.errors import UploadTooLargeError, VideoInputError
+from pix2pix_stream.server.errors import UploadTooLargeError, VideoInputError
 
 
 class UploadBuffer:

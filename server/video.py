@@ -30,13 +30,13 @@ import av
 import av.logging
 import numpy as np
 
-from protos import translator_pb2 as pb
-from server import images
-from server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
-from server.metrics import Metrics
-from server.models import LoadedModel
-from server.upload import UploadBuffer
-from server.video_output import InputInfo, VideoPlan, VideoWriter
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server import images
+from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
+from pix2pix_stream.server.metrics import Metrics
+from pix2pix_stream.server.engine_set import LoadedModel
+from pix2pix_stream.server.upload import UploadBuffer
+from pix2pix_stream.server.video_output import InputInfo, VideoPlan, VideoWriter
 
 PROGRESS_INTERVAL_S = 0.2
 FFMPEG_WORDS_MAX = 4        # distinct FFmpeg messages quoted in a status

@@ -11,10 +11,10 @@ import av
 import av.logging
 import numpy as np
 
-from protos import translator_pb2 as pb
-from server import images
-from server.errors import VideoOutputError, describe
-from server.translate import check_output_size
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server import images
+from pix2pix_stream.server.errors import VideoOutputError, describe
+from pix2pix_stream.server.translate import check_output_size
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CONTAINER = "mp4"

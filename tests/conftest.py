@@ -38,9 +38,9 @@ def tiny_engines_root(tmp_path_factory) -> Path:
     statistics, 128x128, about 2.6 MB each): ``tiny`` (no input transform) and ``tiny-canny``
     (Canny edges input transform). Without the int8 artifact, so ``auto`` does not pick the int8
     route; load with an explicit backend ("onnxruntime") to compare bytes."""
-    from engines.export import export_generator
-    from engines.synthetic import synthetic_generator
-    from engines.transforms import InputTransform
+    from pix2pix_stream.engines.build.export import export_generator
+    from pix2pix_stream.engines.build.synthetic import synthetic_generator
+    from pix2pix_stream.media.transforms import InputTransform
 
     root = tmp_path_factory.mktemp("engines")
     export_generator(synthetic_generator("unet_128", ngf=8, seed=1), root / "tiny", name="tiny",
@@ -55,7 +55,7 @@ def tiny_engines_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_engine_dir(tiny_engines_root) -> Path:
     """One real engine directory (``tiny`` of tiny_engines_root): load it with
-    engines.registry.load_backend(tiny_engine_dir, "onnxruntime")."""
+    pix2pix_stream.engines.runtime.registry.load_backend(tiny_engine_dir, "onnxruntime")."""
     return tiny_engines_root / "tiny"
 
 

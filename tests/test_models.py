@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pix2pix import PatchDiscriminator, UnetGenerator, count_parameters
+from pix2pix_stream.pix2pix import PatchDiscriminator, UnetGenerator, count_parameters
 
 
 def test_default_generator_has_paper_parameter_count():

@@ -1,6 +1,6 @@
 """The committed stubs must be what the .proto gives."""
-from protos import generate
+from pix2pix_stream.protos import generate
 
 
 def test_committed_stubs_match_proto():
-    assert generate.stale_outputs() == [], "run: python -m protos.generate"
+    assert generate.stale_outputs() == [], "run: python -m pix2pix_stream.protos.generate"

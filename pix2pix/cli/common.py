@@ -23,7 +23,7 @@ def parse_value(text: str) -> Any:
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
-    from pix2pix.errors import ConfigError
+    from pix2pix_stream.pix2pix.errors import ConfigError
 
     params = {}
     for item in items or []:
@@ -36,9 +36,10 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
 
 def run_main(body: Callable[[], int], prog: str) -> int:
     """Runs a CLI body; typed errors become one line on stderr and a distinct exit code."""
-    from engines.errors import EngineError, TransformError
-    from pix2pix.checkpoint import CheckpointError
-    from pix2pix.errors import ConfigError, DataError
+    from pix2pix_stream.engines.runtime.errors import EngineError
+    from pix2pix_stream.media.errors import TransformError
+    from pix2pix_stream.pix2pix.checkpoint import CheckpointError
+    from pix2pix_stream.pix2pix.errors import ConfigError, DataError
 
     codes = [(DataError, EXIT_DATA), (ConfigError, EXIT_USAGE), (TransformError, EXIT_USAGE),
              (CheckpointError, EXIT_CHECKPOINT), (EngineError, EXIT_EXPORT)]

@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from pix2pix.cli.common import EXIT_OK, run_main
+from pix2pix_stream.pix2pix.cli.common import EXIT_OK, run_main
 
 DESCRIPTION = """\
 Score a pix2pix-stream checkpoint on paired data: the same kinds of --data as pix2pix-train
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from pix2pix.evaluate import EvalConfig, evaluate_checkpoint
+    from pix2pix_stream.pix2pix.evaluate import EvalConfig, evaluate_checkpoint
 
     result = evaluate_checkpoint(EvalConfig(
         checkpoint=args.checkpoint, data=args.data, mode=args.data_mode, direction=args.direction,

@@ -6,8 +6,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from engines.presets import GENERATOR_PRESETS, generator_preset
-from pix2pix.cli.common import EXIT_OK, EXIT_USAGE, parse_params, run_main
+from pix2pix_stream.pix2pix.presets import GENERATOR_PRESETS, generator_preset
+from pix2pix_stream.pix2pix.cli.common import EXIT_OK, EXIT_USAGE, parse_params, run_main
 
 DESCRIPTION = """\
 Train pix2pix (Isola et al. 2017) on paired images or on a video, then export the final
@@ -30,7 +30,7 @@ exactly), best.pt (lowest validation L1), epoch_NNN.pt every --keep-every epochs
 tensorboard/ (losses, learning rate, validation L1/PSNR/SSIM and an input|output|target grid:
 tensorboard --logdir OUT/tensorboard), engine/ (the exported engine).
 
-Several processes (DDP): torchrun --nproc-per-node 2 -m pix2pix.cli.train --data ...
+Several processes (DDP): torchrun --nproc-per-node 2 -m pix2pix_stream.pix2pix.cli.train --data ...
 """
 
 EXAMPLES = """\
@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def performance_from_args(args, device_type: str):
-    from pix2pix.performance import Performance, default_performance
+    from pix2pix_stream.pix2pix.performance import Performance, default_performance
     import torch
 
     if args.plain:
@@ -135,7 +135,7 @@ def performance_from_args(args, device_type: str):
 
 def generator_from_args(args):
     """The preset's generator, with the parts given explicitly on the command line replaced."""
-    from pix2pix.models import GeneratorConfig
+    from pix2pix_stream.networks.models import GeneratorConfig
 
     preset = generator_preset(args.preset)
     chosen = {key: getattr(args, key) for key in ("netG", "ngf", "norm")
@@ -146,12 +146,12 @@ def generator_from_args(args):
 
 
 def config_from_args(args, argv: list[str]):
-    from engines.transforms import InputTransform
-    from pix2pix.config import TrainConfig
-    from pix2pix.data import DataConfig, resolve_data
-    from pix2pix.distributed import pick_device
-    from pix2pix.gan import OptimConfig
-    from pix2pix.models import DiscriminatorConfig
+    from pix2pix_stream.media.transforms import InputTransform
+    from pix2pix_stream.pix2pix.config import TrainConfig
+    from pix2pix_stream.pix2pix.data import DataConfig, resolve_data
+    from pix2pix_stream.pix2pix.distributed import pick_device
+    from pix2pix_stream.pix2pix.gan import OptimConfig
+    from pix2pix_stream.networks.models import DiscriminatorConfig
 
     mode = resolve_data(args.data, args.data_mode).mode
     transform_name = args.input_transform or ("canny" if mode == "video" else "none")
@@ -187,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args, argv: list[str]) -> int:
     import torch
 
-    from pix2pix.engine_export import export_engine, training_summary
-    from pix2pix.train import train
+    from pix2pix_stream.engines.build.from_training import export_engine, training_summary
+    from pix2pix_stream.pix2pix.train import train
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from engines.transforms import InputTransform
-from pix2pix.data.jitter import Jitter, default_load_size, resize
-from pix2pix.data.sources import open_source, resolve_data
-from pix2pix.errors import ConfigError, EmptyDatasetError
+from pix2pix_stream.media.transforms import InputTransform
+from pix2pix_stream.pix2pix.data.jitter import Jitter, default_load_size, resize
+from pix2pix_stream.pix2pix.data.sources import open_source, resolve_data
+from pix2pix_stream.pix2pix.errors import ConfigError, EmptyDatasetError
 
 
 @dataclass(frozen=True)

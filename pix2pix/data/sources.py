@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix.data.images import image_size, list_images, read_rgb
-from pix2pix.data.video import decode_frames
-from pix2pix.errors import (AlignedImageError, DataError, EmptyDatasetError, UnmatchedPairsError)
+from pix2pix_stream.pix2pix.data.images import image_size, list_images, read_rgb
+from pix2pix_stream.pix2pix.data.video import decode_frames
+from pix2pix_stream.pix2pix.errors import (AlignedImageError, DataError, EmptyDatasetError, UnmatchedPairsError)
 
 DATA_MODES = ("auto", "aligned", "pairs", "video")
 DIRECTIONS = ("AtoB", "BtoA")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix.errors import VideoError
+from pix2pix_stream.pix2pix.errors import VideoError
 
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts"}
 

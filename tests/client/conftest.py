@@ -1,4 +1,4 @@
-"""Client tests run against real servers (server.app.start_server on a free loopback port)
+"""Client tests run against real servers (pix2pix_stream.server.app.start_server on a free loopback port)
 serving the real tiny ONNX engines from tests/conftest.py."""
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import make_clip
+from pix2pix_stream.media.synthetic import make_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def start(engines_root: Path, **options):
-    from server.app import start_server
-    from server.config import ServerConfig
+    from pix2pix_stream.server.app import start_server
+    from pix2pix_stream.server.config import ServerConfig
 
     # An explicit fp32 backend: tests compare served frames with local ONNX Runtime inference,
     # and `auto` may pick a bf16 or int8 route on CPUs that have them.
@@ -83,7 +83,7 @@ def cli_process(*args: str, **popen) -> subprocess.Popen:
     to its default first: a test run started in the background (`cmd &` in a script, as CI may
     do) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so the
     Ctrl-C tests would test nothing."""
-    return subprocess.Popen([sys.executable, "-m", "client.cli", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "pix2pix_stream.client.cli", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=_default_sigint, **popen)
 

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from client import AsyncTranslatorClient, AuthError, ModelNotFoundError, ServerUnavailableError
-from tests.media import drawn_frame, probe
+from pix2pix_stream.client import AsyncTranslatorClient, AuthError, ModelNotFoundError, ServerUnavailableError
+from pix2pix_stream.media.synthetic import drawn_frame, probe
 
 
 def run(coro):
@@ -93,7 +93,7 @@ def test_stream_errors_keep_their_status(address, token_server):
 
 @pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
 def test_translate_video_stop_keeps_the_frames_done_so_far(address, tmp_path, server_decode):
-    from tests.media import make_clip
+    from pix2pix_stream.media.synthetic import make_clip
 
     src = make_clip(tmp_path / "long.mp4", frames=400, fps=25, audio=False)
     stop = threading.Event()

@@ -1,5 +1,5 @@
 """pix2pix-client end to end against a real server: every subcommand, and every failure's exit
-code. Most run in-process (client.cli.main); Ctrl-C and imports are checked in subprocesses."""
+code. Most run in-process (pix2pix_stream.client.cli.main); Ctrl-C and imports are checked in subprocesses."""
 from __future__ import annotations
 
 import re
@@ -7,9 +7,9 @@ import re
 import cv2
 import pytest
 
-from client import exit_codes
-from client.cli import main
-from tests.media import drawn_frame, make_clip, probe
+from pix2pix_stream.client import exit_codes
+from pix2pix_stream.client.cli import main
+from pix2pix_stream.media.synthetic import drawn_frame, make_clip, probe
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from client import AuthError, TranslatorClient
-from client.channel import channel_target
-from client.config import ClientConfig
+from pix2pix_stream.client import AuthError, TranslatorClient
+from pix2pix_stream.client.channel import channel_target
+from pix2pix_stream.client.config import ClientConfig
 from tests.client.conftest import metric, start
-from tests.media import drawn_frame
+from pix2pix_stream.media.synthetic import drawn_frame
 
 
 def frames_in(running_server) -> float:
@@ -96,7 +96,7 @@ def test_tls_with_a_root_certificate(tiny_engines_root, tls_files):
 def test_channel_options_carry_the_config():
     import json
 
-    from client.channel import channel_options
+    from pix2pix_stream.client.channel import channel_options
 
     config = ClientConfig("127.0.0.1:1", max_message_bytes=1 << 20, keepalive_time_s=7,
                           keepalive_timeout_s=3, max_attempts=4)
@@ -117,7 +117,7 @@ def test_channel_options_carry_the_config():
 
 def test_the_message_size_limit_is_applied_to_the_channel(address):
     """A reply larger than the client's limit fails with gRPC's own status, named."""
-    from client import ClientError
+    from pix2pix_stream.client import ClientError
 
     frame = drawn_frame(0)  # 64 x 48 RGB: 9,216 bytes raw
     with TranslatorClient(address, max_message_bytes=4096) as client:

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from client import (ClientError, InvalidInputError, ModelNotFoundError, ServerUnavailableError,
+from pix2pix_stream.client import (ClientError, InvalidInputError, ModelNotFoundError, ServerUnavailableError,
                     TranslatorClient)
-from tests.media import drawn_frame
+from pix2pix_stream.media.synthetic import drawn_frame
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def client(address):
 @pytest.fixture(scope="module")
 def reference(tiny_engine_dir):
     """The same engine run in-process, to check what comes back over the wire."""
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     with load_backend(tiny_engine_dir, "onnxruntime") as backend:
         yield backend
@@ -123,7 +123,7 @@ def unused_port() -> int:
 def test_stream_deadline(address):
     import time
 
-    from client import DeadlineExceededError
+    from pix2pix_stream.client import DeadlineExceededError
 
     def slow_frames():
         yield drawn_frame(0)

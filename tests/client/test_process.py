@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from client import exit_codes
+from pix2pix_stream.client import exit_codes
 from tests.client.conftest import ROOT, cli_process, serving
-from tests.media import make_clip, probe
+from pix2pix_stream.media.synthetic import make_clip, probe
 from tests.server.helpers import stall_inference
 
 
 def test_client_imports_neither_torch_nor_onnxruntime():
-    code = ("import sys, client, client.cli, client.commands, client.webcam; "
+    code = ("import sys, client, pix2pix_stream.client.cli, client.commands, client.webcam; "
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('torch', 'onnxruntime', 'onnx', 'openvino', 'tensorrt', 'engines', 'pix2pix', "
             "'server')); print(heavy)")

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from client import (InputFileError, ModelNotFoundError, OutputFileError, ServerUnavailableError,
+from pix2pix_stream.client import (InputFileError, ModelNotFoundError, OutputFileError, ServerUnavailableError,
                     StoppedError, TranslatorClient)
-from tests.media import make_clip, probe
+from pix2pix_stream.media.synthetic import make_clip, probe
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_stop_keeps_the_frames_done_so_far(client, tmp_path, server_decode):
 
 def test_a_stop_the_server_cannot_finish_in_time_writes_nothing(tiny_engines_root, tmp_path,
                                                                   monkeypatch):
-    from client import remote_video
+    from pix2pix_stream.client import remote_video
     from tests.client.conftest import serving
     from tests.server.helpers import stall_inference
 

@@ -1,5 +1,5 @@
 """Stand-ins for the `tensorrt` package and cuda-python's runtime bindings, for CPU unit tests of
-the glue in engines/tensorrt_build.py and engines/backends/tensorrt_backend.py.
+the glue in engines/runtime/tensorrt_build.py and engines/runtime/backends/tensorrt_backend.py.
 
 They are test doubles, not TensorRT: they accept only the calls and argument shapes those
 modules make of the real API (TensorRT 10/11 Python API, cuda-python's `(error, value)`

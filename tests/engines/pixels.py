@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engines.quality import psnr  # noqa: F401 (re-exported for the tests)
+from pix2pix_stream.engines.runtime.quality import psnr  # noqa: F401 (re-exported for the tests)
 
 
 def frames(n: int, size: int = 128, seed: int = 0) -> np.ndarray:

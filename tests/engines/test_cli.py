@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from engines.cli import main
-from engines.metadata import read_metadata
-from engines.registry import load_backend
-from engines.synthetic import synthetic_generator
+from pix2pix_stream.engines.build.cli import main
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.registry import load_backend
+from pix2pix_stream.engines.build.synthetic import synthetic_generator
 from tests.engines.official_reference import (TRAIN_OPT, NestedUnet, save_like_official,
                                               trained_looking)
 
@@ -22,7 +22,7 @@ def test_help_explains_every_mode(capsys):
 
 
 def test_export_checkpoint_with_fp16_then_list(tmp_path, capsys):
-    from pix2pix.checkpoint import save_checkpoint
+    from pix2pix_stream.pix2pix.checkpoint import save_checkpoint
 
     generator = synthetic_generator(seed=4)
     ckpt = save_checkpoint({"generator_config": generator.config.to_dict(),

@@ -7,12 +7,12 @@ import numpy as np
 import onnx
 import pytest
 
-from engines.errors import ExportError
-from engines.export import export_checkpoint, export_generator
-from engines.metadata import read_metadata
-from engines.onnx_graph import INPUT_NAME, OUTPUT_NAME, sha256_file
-from engines.synthetic import synthetic_generator
-from engines.transforms import InputTransform
+from pix2pix_stream.engines.runtime.errors import ExportError
+from pix2pix_stream.engines.build.export import export_checkpoint, export_generator
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.onnx_graph import INPUT_NAME, OUTPUT_NAME, sha256_file
+from pix2pix_stream.engines.build.synthetic import synthetic_generator
+from pix2pix_stream.media.transforms import InputTransform
 
 
 def test_engine_directory_is_complete(tiny_engine_dir):
@@ -62,7 +62,7 @@ def test_non_square_size_and_direction(tmp_path):
 
 def test_export_checkpoint_carries_its_settings(tmp_path):
     torch = pytest.importorskip("torch")
-    from pix2pix.checkpoint import save_checkpoint
+    from pix2pix_stream.pix2pix.checkpoint import save_checkpoint
 
     generator = synthetic_generator(seed=3)
     ckpt = save_checkpoint({

@@ -6,10 +6,10 @@ import shutil
 import onnx
 import pytest
 
-from engines.fp16 import FP16_ONNX, add_fp16_artifact, pixel_work_nodes
-from engines.metadata import read_metadata
-from engines.onnx_graph import sha256_file
-from engines.quality import fp16_psnr
+from pix2pix_stream.engines.runtime.fp16 import FP16_ONNX, add_fp16_artifact, pixel_work_nodes
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.onnx_graph import sha256_file
+from pix2pix_stream.engines.runtime.quality import fp16_psnr
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,14 @@ import numpy as np
 import onnx
 import pytest
 
-from engines.errors import BackendUnavailableError, ExportError
-from engines.export import export_generator
-from engines.hardware import cpu_has_vnni
-from engines.int8 import INT8_ONNX, add_int8_artifact, prepare_calibration
-from engines.metadata import read_metadata, write_metadata
-from engines.onnx_graph import sha256_file
-from engines.registry import load_backend
-from engines.synthetic import synthetic_generator
+from pix2pix_stream.engines.runtime.errors import BackendUnavailableError, ExportError
+from pix2pix_stream.engines.build.export import export_generator
+from pix2pix_stream.engines.runtime.hardware import cpu_has_vnni
+from pix2pix_stream.engines.build.int8 import INT8_ONNX, add_int8_artifact, prepare_calibration
+from pix2pix_stream.engines.runtime.metadata import read_metadata, write_metadata
+from pix2pix_stream.engines.runtime.onnx_graph import sha256_file
+from pix2pix_stream.engines.runtime.registry import load_backend
+from pix2pix_stream.engines.build.synthetic import synthetic_generator
 from tests.engines.pixels import frames, psnr
 
 pytest.importorskip("openvino")

@@ -3,8 +3,8 @@ hand-written notes below its marker (data, licence, pictures) survive that."""
 import shutil
 from pathlib import Path
 
-from engines.metadata import read_metadata
-from engines.model_card import NOTES_MARKER, README, kept_notes, render_model_card, \
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.model_card import NOTES_MARKER, README, kept_notes, render_model_card, \
     update_metadata, write_model_card
 
 ROOT = Path(__file__).resolve().parents[2]

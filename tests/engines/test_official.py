@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from engines.errors import OfficialCheckpointError
-from engines.graph import to_frames, to_generator_input
-from engines.metadata import read_metadata
-from engines.official import (export_official, load_official_generator, official_key_map,
+from pix2pix_stream.engines.runtime.errors import OfficialCheckpointError
+from pix2pix_stream.engines.runtime.graph import to_frames, to_generator_input
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.build.official import (export_official, load_official_generator, official_key_map,
                               options_from, read_train_opt)
-from engines.registry import load_backend
-from pix2pix.models import GeneratorConfig, UnetGenerator
+from pix2pix_stream.engines.runtime.registry import load_backend
+from pix2pix_stream.networks.models import GeneratorConfig, UnetGenerator
 from tests.engines.official_reference import (TRAIN_OPT, NestedUnet, save_like_official,
                                               trained_looking)
 from tests.engines.pixels import assert_parity, frames

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from engines.backends.torch_backend import TorchBackend
-from engines.export import export_generator
-from engines.graph import FrameTranslator
-from engines.metadata import read_metadata
-from engines.registry import load_backend
-from engines.synthetic import synthetic_generator
+from pix2pix_stream.engines.runtime.backends.torch_backend import TorchBackend
+from pix2pix_stream.engines.build.export import export_generator
+from pix2pix_stream.engines.runtime.graph import FrameTranslator
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.registry import load_backend
+from pix2pix_stream.engines.build.synthetic import synthetic_generator
 from tests.engines.pixels import assert_parity, frames, psnr
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engines.presets import GENERATOR_PRESETS, generator_preset
-from pix2pix.models import UnetGenerator, count_parameters
+from pix2pix_stream.pix2pix.presets import GENERATOR_PRESETS, generator_preset
+from pix2pix_stream.networks.models import UnetGenerator, count_parameters
 
 
 def test_paper_and_realtime_sizes():

@@ -7,11 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from engines import registry
-from engines.errors import (BackendUnavailableError, CorruptEngineError, EngineNotFoundError,
+from pix2pix_stream.engines.runtime import registry
+from pix2pix_stream.engines.runtime.errors import (BackendUnavailableError, CorruptEngineError, EngineNotFoundError,
                             InputError, MetadataMismatchError)
-from engines.metadata import read_metadata, write_metadata
-from engines.registry import discover_engines, load_backend
+from pix2pix_stream.engines.runtime.metadata import read_metadata, write_metadata
+from pix2pix_stream.engines.runtime.registry import discover_engines, load_backend
 
 
 @pytest.fixture
@@ -117,7 +117,7 @@ def test_server_side_imports_stay_light():
     import subprocess
     import sys
 
-    code = ("import sys, engines.registry, engines.metadata, engines.transforms, engines.backend;"
+    code = ("import sys, pix2pix_stream.engines.runtime.registry, pix2pix_stream.engines.runtime.metadata, pix2pix_stream.media.transforms, pix2pix_stream.engines.runtime.backend;"
             "print([m for m in ('torch', 'onnx', 'onnxruntime', 'openvino', 'tensorrt', 'cv2')"
             " if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -128,7 +128,7 @@ def test_onnxruntime_backend_does_not_import_torch(tiny_engine_dir):
     import subprocess
     import sys
 
-    code = (f"import sys; from engines.registry import load_backend;"
+    code = (f"import sys; from pix2pix_stream.engines.runtime.registry import load_backend;"
             f"load_backend({str(tiny_engine_dir)!r}, 'onnxruntime');"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -138,7 +138,7 @@ def test_onnxruntime_backend_does_not_import_torch(tiny_engine_dir):
 def test_auto_serves_with_the_next_backend_when_the_plan_is_for_another_gpu(
         tiny_engine_dir, monkeypatch, caplog):
     """Unit test of the fallback alone: a stand-in tensorrt backend that reports a mismatch."""
-    from engines.errors import EngineVersionMismatchError
+    from pix2pix_stream.engines.runtime.errors import EngineVersionMismatchError
 
     real_load = registry._load_one
 
@@ -169,7 +169,7 @@ def test_auto_order_follows_the_host(monkeypatch, gpu, bf16, vnni, expected):
 
 
 def test_onnxruntime_uses_gpu_providers_when_the_build_has_them(monkeypatch):
-    from engines.backends import onnxruntime_backend as ortb
+    from pix2pix_stream.engines.runtime.backends import onnxruntime_backend as ortb
 
     gpu_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(ortb.ort, "get_available_providers", lambda: gpu_build)
@@ -182,20 +182,20 @@ def test_onnxruntime_uses_gpu_providers_when_the_build_has_them(monkeypatch):
 
 
 def test_torch_backend_imports_the_model_definition_but_no_training_code(tiny_engine_dir):
-    """The server may run the torch backend; it rebuilds the generator from pix2pix.models and
+    """The server may run the torch backend; it rebuilds the generator from pix2pix_stream.networks.models and
     must not pull in the training loop, losses, data pipeline or TensorBoard."""
     import subprocess
     import sys
 
-    code = (f"import sys; from engines.registry import load_backend;"
+    code = (f"import sys; from pix2pix_stream.engines.runtime.registry import load_backend;"
             f"load_backend({str(tiny_engine_dir)!r}, 'torch');"
-            "print(sorted(m for m in sys.modules if m.startswith('pix2pix.') or m == 'tensorboard'))")
+            "print(sorted(m for m in sys.modules if m.startswith(('pix2pix_stream.pix2pix', 'pix2pix_stream.networks')) or m == 'tensorboard'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['pix2pix.models']"
+    assert out.stdout.strip() == "['pix2pix_stream.networks', 'pix2pix_stream.networks.models']"
 
 
 def test_ort_tensorrt_cache_moves_to_the_user_cache_for_read_only_engines(tmp_path, monkeypatch):
-    from engines.backends.onnxruntime_backend import ort_trt_cache_dir
+    from pix2pix_stream.engines.runtime.backends.onnxruntime_backend import ort_trt_cache_dir
 
     engine = tmp_path / "facades"
     engine.mkdir()

@@ -12,9 +12,9 @@ import types
 import numpy as np
 import pytest
 
-from engines.errors import BackendUnavailableError, EngineVersionMismatchError
-from engines.metadata import read_metadata
-from engines.tensorrt_plan import BatchProfile
+from pix2pix_stream.engines.runtime.errors import BackendUnavailableError, EngineVersionMismatchError
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.tensorrt_plan import BatchProfile
 from tests.engines import fake_tensorrt
 
 GPU = {"name": "Fake H200", "compute_capability": "9.0"}
@@ -25,7 +25,7 @@ def fake_gpu(monkeypatch):
     """Installs the stand-ins; returns a function that swaps them (another TensorRT version,
     failing allocations). The real backend module is imported afresh against them and
     forgotten afterwards."""
-    import engines.hardware
+    import pix2pix_stream.engines.runtime.hardware
 
     def install(version="10.8.0.43", fail_malloc_after=None):
         trt = fake_tensorrt.make_tensorrt(version)
@@ -37,12 +37,12 @@ def fake_gpu(monkeypatch):
         for name, module in (("tensorrt", trt), ("cuda", cuda), ("cuda.bindings", bindings),
                              ("cuda.bindings.runtime", cudart)):
             monkeypatch.setitem(sys.modules, name, module)
-        monkeypatch.delitem(sys.modules, "engines.backends.tensorrt_backend", raising=False)
+        monkeypatch.delitem(sys.modules, "pix2pix_stream.engines.runtime.backends.tensorrt_backend", raising=False)
         return trt, cudart
 
-    monkeypatch.setattr(engines.hardware, "cuda_device", lambda index=0: dict(GPU))
-    monkeypatch.setattr("engines.tensorrt_build.cuda_device", lambda index=0: dict(GPU))
-    monkeypatch.setattr("engines.registry.tensorrt_gpu_available", lambda: True)
+    monkeypatch.setattr(pix2pix_stream.engines.runtime.hardware, "cuda_device", lambda index=0: dict(GPU))
+    monkeypatch.setattr("pix2pix_stream.engines.runtime.tensorrt_build.cuda_device", lambda index=0: dict(GPU))
+    monkeypatch.setattr("pix2pix_stream.engines.runtime.registry.tensorrt_gpu_available", lambda: True)
     return install
 
 
@@ -52,7 +52,7 @@ def engine(tiny_engine_dir, tmp_path):
 
 
 def test_build_records_the_plan_and_its_timing_cache(fake_gpu, engine):
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     trt, _ = fake_gpu("10.8.0.43")
     plan = build_plan(engine, profile=BatchProfile(1, 4, 8), workspace_gib=0.5)
@@ -75,7 +75,7 @@ def test_build_records_the_plan_and_its_timing_cache(fake_gpu, engine):
 
 
 def test_tensorrt_11_networks_get_no_flag(fake_gpu, engine):
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     trt, _ = fake_gpu("11.1.0.2")
     assert build_plan(engine).name == "model.fp16.sm90.trt11.1.0.2.plan"
@@ -83,20 +83,20 @@ def test_tensorrt_11_networks_get_no_flag(fake_gpu, engine):
 
 
 def test_a_timing_cache_tensorrt_rejects_is_replaced(fake_gpu, engine, caplog):
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     fake_gpu("10.8.0.43")
     (engine / "timing.sm90.trt10.8.0.43.cache").write_bytes(b"damaged")
-    with caplog.at_level(logging.WARNING, logger="engines.tensorrt_build"):
+    with caplog.at_level(logging.WARNING, logger="pix2pix_stream.engines.runtime.tensorrt_build"):
         build_plan(engine)
     assert "rejected the timing cache" in caplog.text
     assert (engine / "timing.sm90.trt10.8.0.43.cache").read_bytes().startswith(b"FAKE-TIMING")
 
 
 def test_backend_runs_the_plan_in_reused_buffers_and_frees_them(fake_gpu, engine):
-    from engines.quality import probe_frames
-    from engines.registry import load_backend
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.quality import probe_frames
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     _, cudart = fake_gpu()
     build_plan(engine, profile=BatchProfile(1, 4, 8))
@@ -111,7 +111,7 @@ def test_backend_runs_the_plan_in_reused_buffers_and_frees_them(fake_gpu, engine
         assert cudart.memory.live == buffers
     assert not cudart.memory.live and not cudart.streams  # all freed, stream destroyed
     want = load_backend(engine, "onnxruntime-cpu").infer(frames)  # fp32; the plan is fp16
-    from engines.quality import psnr
+    from pix2pix_stream.engines.runtime.quality import psnr
 
     assert got.shape == want.shape and psnr(got, want) >= 40
     np.testing.assert_array_equal(alone[0], got[5])
@@ -119,13 +119,13 @@ def test_backend_runs_the_plan_in_reused_buffers_and_frees_them(fake_gpu, engine
 
 def test_a_plan_from_another_tensorrt_build_falls_back_with_the_rebuild_command(
         fake_gpu, engine, caplog):
-    from engines.registry import load_backend
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     fake_gpu("10.8.0.43")
     build_plan(engine)
     fake_gpu("10.8.1.2")  # a patch upgrade: the recorded plan no longer fits
-    with caplog.at_level(logging.WARNING, logger="engines.registry"):
+    with caplog.at_level(logging.WARNING, logger="pix2pix_stream.engines.runtime.registry"):
         backend = load_backend(engine, "auto")
     assert backend.info.backend == "onnxruntime"
     assert "TensorRT 10.8.1.2" in caplog.text and "--build-tensorrt" in caplog.text
@@ -135,8 +135,8 @@ def test_a_plan_from_another_tensorrt_build_falls_back_with_the_rebuild_command(
 
 def test_a_plan_tensorrt_will_not_deserialize_asks_for_a_rebuild(fake_gpu, engine, caplog):
     """engine.json says the plan fits, but the file came from another build (copied by hand)."""
-    from engines.registry import load_backend
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     fake_gpu("10.8.1.2")
     other = build_plan(engine)
@@ -145,13 +145,13 @@ def test_a_plan_tensorrt_will_not_deserialize_asks_for_a_rebuild(fake_gpu, engin
     record.write_bytes(other.read_bytes())
     with pytest.raises(EngineVersionMismatchError, match="(?s)cannot deserialize.*--build-tensorrt"):
         load_backend(engine, "tensorrt")
-    with caplog.at_level(logging.WARNING, logger="engines.registry"):
+    with caplog.at_level(logging.WARNING, logger="pix2pix_stream.engines.runtime.registry"):
         assert load_backend(engine, "auto").info.backend == "onnxruntime"
 
 
 def test_a_cuda_failure_at_set_up_frees_what_it_took_and_auto_moves_on(fake_gpu, engine):
-    from engines.registry import load_backend
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     fake_gpu()
     build_plan(engine)
@@ -163,8 +163,8 @@ def test_a_cuda_failure_at_set_up_frees_what_it_took_and_auto_moves_on(fake_gpu,
 
 
 def test_max_batch_beyond_the_profile_is_refused(fake_gpu, engine):
-    from engines.registry import load_backend
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     fake_gpu()
     build_plan(engine, profile=BatchProfile(1, 2, 4))

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from engines.hardware import tensorrt_gpu_available
+from pix2pix_stream.engines.runtime.hardware import tensorrt_gpu_available
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not tensorrt_gpu_available(), reason="needs CUDA and tensorrt")]
@@ -15,8 +15,8 @@ pytestmark = [pytest.mark.gpu,
 
 @pytest.fixture(scope="module")
 def trt_engine(tiny_engine_dir, tmp_path_factory):
-    from engines.tensorrt_build import build_plan
-    from engines.tensorrt_plan import BatchProfile
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_plan import BatchProfile
 
     engine = shutil.copytree(tiny_engine_dir, tmp_path_factory.mktemp("trt") / "tiny")
     build_plan(engine, profile=BatchProfile(1, 4, 8))
@@ -24,7 +24,7 @@ def trt_engine(tiny_engine_dir, tmp_path_factory):
 
 
 def test_plan_is_recorded_with_its_cache(trt_engine):
-    from engines.metadata import read_metadata
+    from pix2pix_stream.engines.runtime.metadata import read_metadata
 
     (plan,) = read_metadata(trt_engine).artifacts["tensorrt"]
     assert (trt_engine / plan["file"]).is_file() and (trt_engine / plan["timing_cache"]).is_file()
@@ -32,8 +32,8 @@ def test_plan_is_recorded_with_its_cache(trt_engine):
 
 
 def test_tensorrt_output_close_to_onnxruntime(trt_engine):
-    from engines.quality import probe_frames, psnr
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.quality import probe_frames, psnr
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     frames = probe_frames(5, 128, 128)
     with load_backend(trt_engine, "tensorrt", max_batch=4) as backend:
@@ -46,6 +46,6 @@ def test_tensorrt_output_close_to_onnxruntime(trt_engine):
 
 
 def test_auto_prefers_tensorrt_on_a_gpu_host(trt_engine):
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     assert load_backend(trt_engine).info.backend == "tensorrt"

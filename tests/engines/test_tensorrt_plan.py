@@ -6,9 +6,9 @@ import shlex
 
 import pytest
 
-from engines.errors import EngineVersionMismatchError
-from engines.metadata import read_metadata
-from engines.tensorrt_plan import (BatchProfile, plan_file_name, plan_record, rebuild_command,
+from pix2pix_stream.engines.runtime.errors import EngineVersionMismatchError
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.tensorrt_plan import (BatchProfile, plan_file_name, plan_record, rebuild_command,
                                    same_tensorrt, select_plan, timing_cache_name, unreadable_plan)
 
 
@@ -68,7 +68,7 @@ def test_mismatch_names_the_plans_and_prints_the_rebuild_command(meta_with_plans
     assert shlex.split(command) == ["pix2pix-export", "--build-tensorrt", str(tiny_engine_dir),
                                     "--min-batch", "1", "--opt-batch", "4", "--max-batch", "16"]
     # and the command really is one the CLI accepts
-    from engines.cli import build_parser
+    from pix2pix_stream.engines.build.cli import build_parser
 
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert args.build_tensorrt == tiny_engine_dir and args.max_batch == 16
@@ -90,7 +90,7 @@ def test_a_plan_tensorrt_cannot_read_asks_for_a_rebuild(tiny_engine_dir):
 
 
 def test_auto_skips_tensorrt_on_a_cpu_host(tiny_engine_dir):
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     backend = load_backend(tiny_engine_dir, "auto")
     assert backend.info.backend != "tensorrt"
@@ -101,7 +101,7 @@ def test_strongly_typed_network_flag_per_tensorrt_major():
     import enum
     import types
 
-    from engines.tensorrt_build import _network_flags
+    from pix2pix_stream.engines.runtime.tensorrt_build import _network_flags
 
     class Flag(enum.IntEnum):
         STRONGLY_TYPED = 5
@@ -133,10 +133,10 @@ def test_plan_io_feeds_check_io_and_names_what_disagrees():
     import numpy as np
     import pytest
 
-    from engines.errors import MetadataMismatchError
-    from engines.metadata import EngineMetadata
-    from engines.onnx_graph import check_io
-    from engines.tensorrt_plan import plan_io
+    from pix2pix_stream.engines.runtime.errors import MetadataMismatchError
+    from pix2pix_stream.engines.runtime.metadata import EngineMetadata
+    from pix2pix_stream.engines.runtime.onnx_graph import check_io
+    from pix2pix_stream.engines.runtime.tensorrt_plan import plan_io
 
     meta = EngineMetadata(name="facades", input_width=256, input_height=256)
     good = FakePlan({"frames": (np.uint8, (-1, 256, 256, 3)),
@@ -160,7 +160,7 @@ def test_building_a_plan_needs_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, engines.tensorrt_build, engines.fp16, engines.model_card, engines.cli;"
+    code = ("import sys, pix2pix_stream.engines.runtime.tensorrt_build, pix2pix_stream.engines.runtime.fp16, pix2pix_stream.engines.runtime.model_card, pix2pix_stream.engines.build.cli;"
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -9,10 +9,10 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from engines.fp16 import convert_to_fp16
-from engines.onnx_graph import load_onnx
-from engines.synthetic import synthetic_generator
-from engines.uint8_io import cast_uint8_io, uint8_io_problems
+from pix2pix_stream.engines.runtime.fp16 import convert_to_fp16
+from pix2pix_stream.engines.runtime.onnx_graph import load_onnx
+from pix2pix_stream.engines.build.synthetic import synthetic_generator
+from pix2pix_stream.engines.runtime.uint8_io import cast_uint8_io, uint8_io_problems
 from tests.engines.pixels import frames
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from engines.registry import load_backend
-from protos import translator_pb2_grpc as pb_grpc
-from server.app import start_server
-from server.config import ServerConfig
+from pix2pix_stream.engines.runtime.registry import load_backend
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from pix2pix_stream.server.app import start_server
+from pix2pix_stream.server.config import ServerConfig
 
 
 def server_config(engines_root, **changes) -> ServerConfig:

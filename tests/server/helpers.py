@@ -11,9 +11,9 @@ import grpc
 import numpy as np
 from PIL import Image
 
-from protos import translator_pb2 as pb
-from protos import translator_pb2_grpc as pb_grpc
-from tests.media import drawn_frame
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from pix2pix_stream.media.synthetic import drawn_frame
 
 
 def raw_image(pixels: np.ndarray, fmt=pb.RGB24) -> pb.Image:

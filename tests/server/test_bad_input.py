@@ -8,8 +8,8 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import translator_pb2 as pb
-from tests.media import make_clip
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.media.synthetic import make_clip
 from tests.server.helpers import (channel_stub, config, decode_reply, drawn_frames, encoded, frame,
                                   held_open_requests, metric, raw_image, raw_requests, scrape)
 from tests.server.video_calls import translate_video

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from engines.backend import Backend, BackendInfo
-from engines.metadata import EngineMetadata
-from server.batcher import Batcher
-from server.errors import ShuttingDownError
+from pix2pix_stream.engines.runtime.backend import Backend, BackendInfo
+from pix2pix_stream.engines.runtime.metadata import EngineMetadata
+from pix2pix_stream.server.batcher import Batcher
+from pix2pix_stream.server.errors import ShuttingDownError
 
 
 class RecordingBackend(Backend):

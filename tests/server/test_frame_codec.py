@@ -1,13 +1,13 @@
-"""server.images: frame payloads in, replies out, and the errors that name what is wrong."""
+"""pix2pix_stream.server.images: frame payloads in, replies out, and the errors that name what is wrong."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from protos import translator_pb2 as pb
-from server import images
-from server.errors import FrameError
-from tests.media import drawn_frame
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server import images
+from pix2pix_stream.server.errors import FrameError
+from pix2pix_stream.media.synthetic import drawn_frame
 from tests.server.helpers import decode_reply, encoded, jpeg_image, png_image, raw_image
 
 LIMIT = 1_000_000

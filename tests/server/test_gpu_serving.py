@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from engines.hardware import tensorrt_gpu_available
-from protos import translator_pb2 as pb
+from pix2pix_stream.engines.runtime.hardware import tensorrt_gpu_available
+from pix2pix_stream.protos import translator_pb2 as pb
 from tests.server.helpers import channel_stub, decode_reply, drawn_frames, raw_requests
 
 pytestmark = pytest.mark.gpu
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.gpu
 def plan_engines(tiny_engines_root, tmp_path_factory):
     if not tensorrt_gpu_available():
         pytest.skip("needs CUDA and the tensorrt package")
-    from engines.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
 
     root = tmp_path_factory.mktemp("trt")
     shutil.copytree(tiny_engines_root / "tiny", root / "tiny")

@@ -11,9 +11,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server.cli import build_parser, config_from_args
-from server.config import ServerConfig
-from server.errors import ConfigError
+from pix2pix_stream.server.cli import build_parser, config_from_args
+from pix2pix_stream.server.config import ServerConfig
+from pix2pix_stream.server.errors import ConfigError
 from tests.server.helpers import channel_stub, held_open_requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,12 +44,12 @@ def test_cli_flags_build_the_config(monkeypatch):
 
 
 def serve(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "server.cli", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "pix2pix_stream.server.cli", *args], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
 
 
 def test_help_explains_the_flags():
-    out = subprocess.run([sys.executable, "-m", "server.cli", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "pix2pix_stream.server.cli", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     for flag in ("--engines", "--port", "--backend", "--max-batch", "--max-delay-ms",
                  "--metrics-port", "--tls-cert", "--token", "--grace-s"):
@@ -98,7 +98,7 @@ def _wait_for_port(process: subprocess.Popen) -> int:
 
 
 def test_a_port_in_use_is_a_startup_error_not_a_shared_port(server, make_server):
-    from server.errors import StartupError
+    from pix2pix_stream.server.errors import StartupError
 
     with pytest.raises(StartupError, match="cannot listen on 127.0.0.1"):
         make_server(address=f"127.0.0.1:{server.port}")

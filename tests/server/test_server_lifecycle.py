@@ -11,8 +11,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from protos import translator_pb2 as pb
-from tests.media import make_clip
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.media.synthetic import make_clip
 from tests.server.helpers import (channel_stub, config, drawn_frames, frame, held_open_requests,
                                   metric, raw_image, raw_requests, scrape,
                                   stall_inference)

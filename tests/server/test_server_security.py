@@ -5,9 +5,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from protos import translator_pb2 as pb
-from protos import translator_pb2_grpc as pb_grpc
-from tests.media import make_clip
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from pix2pix_stream.media.synthetic import make_clip
 from tests.server.helpers import channel_stub, metric, raw_requests, scrape
 from tests.server.video_calls import upload_requests
 

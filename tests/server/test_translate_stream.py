@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
-from engines.transforms import InputTransform
-from protos import translator_pb2 as pb
-from server import images
+from pix2pix_stream.media.transforms import InputTransform
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server import images
 from tests.server.helpers import (channel_stub, config, decode_reply, drawn_frames, encoded, frame,
                                   jpeg_image, metric, png_image, raw_image, raw_requests, scrape)
 
@@ -74,7 +74,7 @@ def test_replies_come_back_at_the_input_size_or_the_requested_one(stub, tiny_bac
 
 
 def test_the_engine_input_transform_runs_on_the_server(stub, tiny_engines_root):
-    from engines.registry import load_backend
+    from pix2pix_stream.engines.runtime.registry import load_backend
 
     canny = InputTransform("canny", {"low": 50, "high": 150})
     pixels = drawn_frames(1)[0]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from server.errors import UploadTooLargeError, VideoInputError
-from server.upload import UploadBuffer
+from pix2pix_stream.server.errors import UploadTooLargeError, VideoInputError
+from pix2pix_stream.server.upload import UploadBuffer
 
 
 def test_reads_wait_for_bytes_that_have_not_arrived():

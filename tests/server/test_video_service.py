@@ -10,8 +10,8 @@ import grpc
 import numpy as np
 import pytest
 
-from server import images
-from tests.media import make_clip, probe
+from pix2pix_stream.server import images
+from pix2pix_stream.media.synthetic import make_clip, probe
 from tests.server.video_calls import translate_video
 
 

@@ -10,8 +10,8 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import translator_pb2 as pb
-from tests.media import make_clip, probe
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.media.synthetic import make_clip, probe
 from tests.server.video_calls import collect, stopping_requests
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import grpc
 
-from protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2 as pb
 
 
 @dataclass

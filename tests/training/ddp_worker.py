@@ -6,8 +6,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from pix2pix.train import Trainer  # noqa: E402
-from pix2pix import distributed as ddp  # noqa: E402
+from pix2pix_stream.pix2pix.train import Trainer  # noqa: E402
+from pix2pix_stream.pix2pix import distributed as ddp  # noqa: E402
 from tests.training.helpers import tiny_config  # noqa: E402
 
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pix2pix.config import TrainConfig
-from pix2pix.data import DataConfig
-from pix2pix.models import DiscriminatorConfig, GeneratorConfig
-from pix2pix.performance import Performance
-from tests.media import drawn_frame
+from pix2pix_stream.pix2pix.config import TrainConfig
+from pix2pix_stream.pix2pix.data import DataConfig
+from pix2pix_stream.networks.models import DiscriminatorConfig, GeneratorConfig
+from pix2pix_stream.pix2pix.performance import Performance
+from pix2pix_stream.media.synthetic import drawn_frame
 
 TINY_G = GeneratorConfig(netG="unet_128", ngf=8)
 TINY_D = DiscriminatorConfig(ndf=8)

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engines.metadata import read_metadata
-from pix2pix.checkpoint import load_generator
-from pix2pix.cli import evaluate as eval_cli
-from pix2pix.cli import train as train_cli
-from tests.media import make_clip
+from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.pix2pix.checkpoint import load_generator
+from pix2pix_stream.pix2pix.cli import evaluate as eval_cli
+from pix2pix_stream.pix2pix.cli import train as train_cli
+from pix2pix_stream.media.synthetic import make_clip
 from tests.training.helpers import make_aligned_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,12 +21,12 @@ TINY = ["--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--crop-size", "128", 
 
 
 def test_help_explains_data_kinds_and_defaults():
-    out = subprocess.run([sys.executable, "-m", "pix2pix.cli.train", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "pix2pix_stream.pix2pix.cli.train", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     for phrase in ("--data", "aligned", "A/ and B/", "video", "--input-transform", "--resume",
                    "--epochs-decay", "--val-fraction", "--no-engine", "--plain", "torchrun"):
         assert phrase in out
-    out = subprocess.run([sys.executable, "-m", "pix2pix.cli.evaluate", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "pix2pix_stream.pix2pix.cli.evaluate", "--help"], cwd=ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "contact sheet" in out and "SSIM" in out
 
@@ -135,7 +135,7 @@ def test_the_optimisers_are_the_papers_adam(tmp_path):
     data = make_aligned_folder(tmp_path / "data", count=3)
     assert train_cli.main(["--data", str(data), "--out", str(tmp_path / "r"), *TINY,
                            "--epochs", "1", "--epochs-decay", "0", "--no-engine"]) == 0
-    from pix2pix.checkpoint import load_checkpoint
+    from pix2pix_stream.pix2pix.checkpoint import load_checkpoint
 
     state = load_checkpoint(tmp_path / "r" / "latest.pt")
     for key in ("optimizer_G", "optimizer_D"):
@@ -167,7 +167,7 @@ def test_resuming_at_max_steps_trains_no_further(tmp_path, capsys):
             "--epochs-decay", "0", "--no-engine", "--val-fraction", "0", "--max-steps", "3"]
     assert train_cli.main(argv) == 0
     assert train_cli.main(argv + ["--resume"]) == 0
-    from pix2pix.checkpoint import load_checkpoint
+    from pix2pix_stream.pix2pix.checkpoint import load_checkpoint
 
     assert load_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3
     assert "trained 3 steps" in capsys.readouterr().out.splitlines()[-1]
@@ -205,7 +205,7 @@ def test_console_script_runs(tmp_path):
 
 
 def test_preset_sets_the_generator_and_explicit_flags_override_it(tmp_path):
-    from pix2pix.cli.train import build_parser, generator_from_args
+    from pix2pix_stream.pix2pix.cli.train import build_parser, generator_from_args
 
     def generator(*flags):
         return generator_from_args(build_parser().parse_args(["--data", str(tmp_path), *flags]))

@@ -3,9 +3,9 @@ has not been run on one in this project's CI."""
 import pytest
 import torch
 
-from pix2pix.gan import Pix2PixModel
-from pix2pix.models import PatchDiscriminator, UnetGenerator
-from pix2pix.performance import default_performance
+from pix2pix_stream.pix2pix.gan import Pix2PixModel
+from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
+from pix2pix_stream.pix2pix.performance import default_performance
 
 pytestmark = pytest.mark.gpu
 

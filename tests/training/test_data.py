@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from engines.transforms import InputTransform
-from pix2pix.data import DataConfig, Jitter, build_datasets, default_load_size, resolve_data
-from pix2pix.data.dataset import split_indices
-from pix2pix.errors import (AlignedImageError, EmptyDatasetError, UnmatchedPairsError,
+from pix2pix_stream.media.transforms import InputTransform
+from pix2pix_stream.pix2pix.data import DataConfig, Jitter, build_datasets, default_load_size, resolve_data
+from pix2pix_stream.pix2pix.data.dataset import split_indices
+from pix2pix_stream.pix2pix.errors import (AlignedImageError, EmptyDatasetError, UnmatchedPairsError,
                             UnreadableImageError, VideoError)
-from tests.media import make_clip
+from pix2pix_stream.media.synthetic import make_clip
 from tests.training.helpers import make_aligned_folder, make_pair_folders
 
 
@@ -42,7 +42,7 @@ def test_jitter_is_identical_for_input_and_target_and_varies_by_epoch(tmp_path):
     folder = tmp_path / "same"
     folder.mkdir()
     from PIL import Image
-    from tests.media import drawn_frame
+    from pix2pix_stream.media.synthetic import drawn_frame
     for i in range(3):
         a = drawn_frame(i, 80, 80)
         Image.fromarray(np.concatenate([a, a], axis=1)).save(folder / f"{i}.png")

@@ -37,14 +37,14 @@ def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
 def test_pix2pix_train_under_torchrun_writes_one_checkpoint_and_engine(tmp_path):
     """The documented command line, end to end: torchrun runs the console entry point on 2 gloo
     processes; rank 0 alone writes the checkpoint, TensorBoard and the servable engine."""
-    from engines.metadata import read_metadata
+    from pix2pix_stream.engines.runtime.metadata import read_metadata
 
     data = make_aligned_folder(tmp_path / "data", count=6)
     out = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "pix2pix.cli.train", "--data", str(data), "--out", str(out),
+         "-m", "pix2pix_stream.pix2pix.cli.train", "--data", str(data), "--out", str(out),
          "--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--crop-size", "128",
          "--epochs", "1", "--epochs-decay", "0", "--val-fraction", "0.34", "--no-progress"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from pix2pix import metrics
-from pix2pix.losses import GANLoss, discriminator_loss, generator_loss
+from pix2pix_stream.pix2pix import metrics
+from pix2pix_stream.pix2pix.losses import GANLoss, discriminator_loss, generator_loss
 
 
 def test_vanilla_gan_loss_is_bce_on_logits():

@@ -4,12 +4,12 @@ import pytest
 import torch
 from PIL import Image
 
-from pix2pix import metrics
-from pix2pix.data import to_tensor
-from pix2pix.data.jitter import resize
-from pix2pix.gan import Pix2PixModel
-from pix2pix.models import PatchDiscriminator, UnetGenerator
-from pix2pix.performance import default_performance
+from pix2pix_stream.pix2pix import metrics
+from pix2pix_stream.pix2pix.data import to_tensor
+from pix2pix_stream.pix2pix.data.jitter import resize
+from pix2pix_stream.pix2pix.gan import Pix2PixModel
+from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
+from pix2pix_stream.pix2pix.performance import default_performance
 
 
 def facades_pair(shared_data, size: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pix2pix import checkpoint as ckpt
-from pix2pix.checkpoint import load_checkpoint, load_generator
-from pix2pix.performance import Performance
-from pix2pix.train import train
+from pix2pix_stream.pix2pix import checkpoint as ckpt
+from pix2pix_stream.pix2pix.checkpoint import load_checkpoint, load_generator
+from pix2pix_stream.pix2pix.performance import Performance
+from pix2pix_stream.pix2pix.train import train
 from tests.training.helpers import make_aligned_folder, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +102,7 @@ def test_killing_the_trainer_at_any_moment_leaves_a_loadable_latest(tmp_path, da
     """SIGKILL a training process that rewrites latest.pt after every step, at several
     moments; every time, latest.pt loads and the run resumes from it."""
     out = tmp_path / "run"
-    argv = [sys.executable, "-m", "pix2pix.cli.train", "--data", str(data), "--out", str(out),
+    argv = [sys.executable, "-m", "pix2pix_stream.pix2pix.cli.train", "--data", str(data), "--out", str(out),
             "--netG", "unet_128", "--ngf", "8", "--ndf", "8", "--crop-size", "128",
             "--epochs", "50", "--epochs-decay", "0", "--save-every", "1", "--keep-every", "0",
             "--no-progress", "--no-engine", "--threads", "1"]

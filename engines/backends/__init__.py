@@ -1,1 +1,0 @@
-"""Backend implementations, one module each; engines.registry imports them only when chosen."""

@@ -1,0 +1,1 @@
+"""What a serving host runs: backend interface, registry, engine metadata, backends."""

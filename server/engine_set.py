@@ -1,0 +1,97 @@
+"""The engines a server has loaded: one backend, one batcher and one input transform per model."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from pix2pix_stream.engines.runtime.backend import Backend
+from pix2pix_stream.engines.runtime.metadata import EngineMetadata
+from pix2pix_stream.media.transforms import InputTransform
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.server.batcher import Batcher
+from pix2pix_stream.server.errors import ModelNotFoundError, StartupError
+
+log = logging.getLogger("pix2pix.server")
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    engine_dir: Path
+    metadata: EngineMetadata
+    backend: Backend
+    batcher: Batcher
+    transform: InputTransform
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(width, height) that every frame is resized to for inference."""
+        return self.backend.info.input_width, self.backend.info.input_height
+
+    def info(self) -> pb.ModelInfo:
+        meta, backend_info = self.metadata, self.backend.info
+        return pb.ModelInfo(
+            name=self.name, description=meta.description, input_width=backend_info.input_width,
+            input_height=backend_info.input_height, direction=meta.direction,
+            input_transform=self.transform.name,
+            input_transform_params=json.dumps(self.transform.params, sort_keys=True),
+            precision=backend_info.precision, backend=backend_info.backend,
+            max_batch=self.batcher.max_batch, metadata_json=json.dumps(meta.to_dict()))
+
+
+class ModelSet:
+    def __init__(self, models: list[LoadedModel]):
+        self._models = {m.name: m for m in models}
+
+    @classmethod
+    def load(cls, engines_dir: Path, *, backend: str, max_batch: int, max_delay_s: float,
+             observer_for, threads: int | None = None) -> "ModelSet":
+        """Loads every engine under ``engines_dir`` (or the one engine directory it names).
+        ``observer_for(name)`` gives each model's batch observer (metrics)."""
+        from pix2pix_stream.engines.runtime.registry import discover_engines, load_backend
+
+        found = discover_engines(engines_dir)
+        if not found:
+            raise StartupError(f"no engines found in {engines_dir}")
+        models: list[LoadedModel] = []
+        try:
+            for engine_dir, meta in found:
+                if any(m.name == meta.name for m in models):
+                    raise StartupError(f"two engines are named {meta.name!r} in {engines_dir}")
+                options = {"threads": threads} if threads else {}
+                loaded = load_backend(engine_dir, backend, max_batch=max_batch, **options)
+                models.append(LoadedModel(
+                    name=meta.name, engine_dir=Path(engine_dir), metadata=meta, backend=loaded,
+                    batcher=Batcher(loaded, max_batch=max_batch, max_delay_s=max_delay_s,
+                                    observer=observer_for(meta.name)),
+                    transform=meta.transform))
+                info = loaded.info
+                log.info("loaded %s from %s: %s on %s, %dx%d, %s, max batch %d, transform %s",
+                         meta.name, engine_dir, info.backend, info.device, info.input_width,
+                         info.input_height, info.precision, models[-1].batcher.max_batch,
+                         meta.transform.name)
+        except BaseException:
+            cls(models).close()
+            raise
+        return cls(models)
+
+    def get(self, name: str) -> LoadedModel:
+        try:
+            return self._models[name]
+        except KeyError:
+            available = ", ".join(sorted(self._models)) or "none"
+            raise ModelNotFoundError(f"no model named {name!r}; loaded: {available}") from None
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._models)
+
+    def __iter__(self):
+        return iter(self._models[name] for name in self.names)
+
+    def close(self, timeout: float | None = None) -> None:
+        for model in self._models.values():
+            model.batcher.close(timeout)
+            model.backend.close()
