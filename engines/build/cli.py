@@ -167,8 +167,8 @@ def _build_tensorrt(engine_dir: Path, args) -> None:
 
     profile = BatchProfile(args.min_batch, args.opt_batch, args.max_batch)
     print(f"building TensorRT plan for {engine_dir} (batch {profile.min}/{profile.opt}/"
-          f"{profile.max}, frames up to {args.max_size[0]}x{args.max_size[1]}); this takes "
-          "minutes the first time on a GPU")
+          f"{profile.max}; engines of any size: frames up to {args.max_size[0]}x"
+          f"{args.max_size[1]}); this takes minutes the first time on a GPU")
     plan = build_plan(engine_dir, profile=profile, max_size=args.max_size,
                       precision="fp32" if args.fp32 else "fp16",
                       workspace_gib=args.workspace_gib, verbose=args.verbose)

@@ -86,6 +86,17 @@ def test_the_rebuild_command_keeps_a_recorded_height_width_range(tiny_engine_dir
     assert build_parser().parse_args(shlex.split(command)[1:]).max_size == (768, 1280)
 
 
+@pytest.mark.parametrize("given", ["1088", "1088x", "0x1920", "wide"])
+def test_max_size_must_be_height_x_width(given, capsys):
+    from pix2pix_stream.engines.build.cli import build_parser
+
+    assert build_parser().parse_args(["--build-tensorrt", "e"]).max_size == (1088, 1920)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--build-tensorrt", "e", "--max-size", given])
+    err = capsys.readouterr().err
+    assert "HEIGHTxWIDTH" in err or "positive" in err
+
+
 def test_engine_without_plans(tiny_engine_dir):
     meta = read_metadata(tiny_engine_dir)
     with pytest.raises(EngineVersionMismatchError, match="(?s)no TensorRT plan.*--build-tensorrt"):
