@@ -54,9 +54,20 @@ def fake_gpu(monkeypatch):
     return install
 
 
+GEOMETRY_FIELDS = ("size_multiple", "min_size", "max_size", "trained_size")
+
+
 @pytest.fixture
 def engine(tiny_engine_dir, tmp_path):
-    return shutil.copytree(tiny_engine_dir, tmp_path / "tiny")
+    """The tiny engine as a fixed-size engine: an engine.json without the geometry fields
+    (engines exported before they existed), whatever the export writes today."""
+    import json
+
+    engine = shutil.copytree(tiny_engine_dir, tmp_path / "tiny")
+    data = json.loads((engine / "engine.json").read_text())
+    (engine / "engine.json").write_text(json.dumps(
+        {k: v for k, v in data.items() if k not in GEOMETRY_FIELDS}))
+    return engine
 
 
 def test_build_records_the_plan_and_its_timing_cache(fake_gpu, engine):
@@ -251,10 +262,9 @@ def any_size_engine(engine, monkeypatch):
 
     def with_geometry(engine_dir):
         meta = real(engine_dir)
-        return types.SimpleNamespace(
-            **meta.to_dict(), size_multiple=64, min_size=[64, 64], max_size=[2176, 3840],
-            trained_size={"load_size": 143, "crop_size": 128, "source_aspect": None},
-            with_changes=meta.with_changes)
+        return types.SimpleNamespace(**{
+            **meta.to_dict(), "size_multiple": 64, "min_size": [64, 64], "max_size": [2176, 3840],
+            "trained_size": {"load_size": 143, "crop_size": 128, "source_aspect": None}})
 
     for module in ("tensorrt_build", "registry"):
         monkeypatch.setattr(f"pix2pix_stream.engines.runtime.{module}.read_metadata", with_geometry)

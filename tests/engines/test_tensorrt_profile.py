@@ -19,10 +19,10 @@ def geometry(multiple=256, crop=256, min_size=None, max_size=None, **meta):
     """engine.json of an engine that takes any size (the geometry fields of the shared contract);
     a namespace, since this branch's EngineMetadata may not have the fields yet."""
     base = EngineMetadata(name="g", input_width=crop, input_height=crop, **meta).to_dict()
-    return types.SimpleNamespace(**base, size_multiple=multiple, min_size=min_size,
-                                 max_size=max_size,
-                                 trained_size={"load_size": crop + 30, "crop_size": crop,
-                                               "source_aspect": None})
+    return types.SimpleNamespace(**{**base, "size_multiple": multiple, "min_size": min_size,
+                                    "max_size": max_size,
+                                    "trained_size": {"load_size": crop + 30, "crop_size": crop,
+                                                     "source_aspect": None}})
 
 
 def test_batch_profile_defaults():
@@ -59,7 +59,7 @@ def test_max_size_stays_within_the_engines_own_maximum():
 
 
 def test_an_engine_json_without_geometry_is_fixed_at_its_input_size():
-    meta = EngineMetadata(name="old", input_width=320, input_height=256)
+    meta = types.SimpleNamespace(name="old", input_width=320, input_height=256)  # no size fields
     sizes = size_profile(meta, max_size=(1088, 1920))
     assert sizes == SizeProfile.fixed(256, 320) and sizes.is_fixed
     assert profile_shapes(BatchProfile(1, 4, 8), sizes)[2] == (8, 256, 320, 3)
