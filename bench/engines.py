@@ -4,12 +4,14 @@
     python bench/engines.py --preset realtime --batches 1  # unet_256 / ngf 16
     python bench/engines.py --routes onnxruntime torch-bf16 --threads 2
     python bench/engines.py --json out/engines.json   # also write the rows (bench/run_all.py)
+    python bench/engines.py --routes tensorrt onnxruntime --batches 1 8   # GPU host (docs/gpu.md)
 
 Baseline: PyTorch eager fp32, measured in the same run; every row also shows its ratio against
 ONNX Runtime fp32 and its PSNR against the ONNX Runtime fp32 frames (the quality bar is 40 dB).
 Weights are random (fan-in scaled, random BatchNorm statistics), which costs the same as trained.
 The int8 graph is the one export makes (engines.int8: static QDQ, synthetic calibration);
-onnxruntime-int8 runs it in ONNX Runtime, openvino-int8 in OpenVINO.
+onnxruntime-int8 runs it in ONNX Runtime, openvino-int8 in OpenVINO. tensorrt builds a plan for
+this GPU first (fp16, batch profile 1..largest batch; minutes on first use) and runs it.
 Routes whose package is missing are reported as such, not silently dropped.
 In the JSON rows a null PSNR means identical frames (printed as inf).
 """
@@ -29,7 +31,7 @@ from pix2pix_stream.engines.runtime.quality import probe_frames, psnr  # noqa: E
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
-          "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile", "openvino-int8")
+          "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile", "openvino-int8", "tensorrt")
 BASELINE, REFERENCE = "torch", "onnxruntime"
 
 
@@ -48,6 +50,8 @@ def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
     if route == "torch-bf16-autocast":
         return load_backend(engine_dir, "torch-bf16", max_batch=max_batch, threads=threads,
                             autocast=True)
+    if route == "tensorrt":
+        return load_tensorrt(engine_dir, max_batch)
     if route == "torch-bf16-compile":
         import torch
 
@@ -55,6 +59,20 @@ def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
         backend._model = torch.compile(backend._model)  # bench-only experiment
         return backend
     return load_backend(engine_dir, route, max_batch=max_batch, threads=threads)
+
+
+def load_tensorrt(engine_dir: Path, max_batch: int):
+    """Builds the plan for this GPU, then loads it; no GPU or no TensorRT: unavailable."""
+    from pix2pix_stream.engines.runtime.errors import BackendUnavailableError
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
+    from pix2pix_stream.engines.runtime.tensorrt_profile import BatchProfile
+
+    try:
+        build_plan(engine_dir, profile=BatchProfile(1, min(8, max_batch), max_batch))
+    except RuntimeError as exc:  # hardware.cuda_device: no driver or no device
+        raise BackendUnavailableError(str(exc)) from exc
+    return load_backend(engine_dir, "tensorrt", max_batch=max_batch)
 
 
 def time_routes(backends: dict, frames: np.ndarray, batch: int, rounds: int) -> dict[str, float]:

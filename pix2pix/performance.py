@@ -45,12 +45,22 @@ class Performance:
 def default_performance(device: torch.device) -> Performance:
     """The measured-fastest sane settings for ``device``; see bench/train.py and docs/training.md."""
     if device.type == "cuda":
-        bf16 = torch.cuda.is_bf16_supported()
+        # Without native bf16 (V100, T4: compute capability < 8.0) torch emulates it, slowly:
+        # fp16 with a GradScaler (needs_grad_scaler) is the fast choice there.
+        bf16 = cuda_has_native_bf16(device)
         return Performance(precision="bf16" if bf16 else "fp16", channels_last=True, fused_adam=True)
     # On the 2-core AVX512-BF16 CPU this was measured on, channels_last made training slower
     # (oneDNN reorders weights for every conv's backward), bf16 + fused Adam made it faster.
     return Performance(precision="bf16" if cpu_has_fast_bf16() else "fp32",
                        channels_last=False, fused_adam=True)
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """True where the GPU computes bf16 in hardware (compute capability 8.0 and up: A100, L4,
+    H100, RTX 30xx on). torch.cuda.is_bf16_supported() counts emulation unless told not to."""
+    if torch.version.hip:  # ROCm: torch answers for the AMD GPU
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return torch.cuda.get_device_capability(device) >= (8, 0)
 
 
 def cpu_has_fast_bf16() -> bool:

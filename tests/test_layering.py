@@ -180,6 +180,11 @@ def test_each_extra_installs_what_its_users_need_and_no_more():
     assert {"torch", "tensorboard"} <= names(extras["train"])
     assert "onnxruntime" in names(extras["serve"]) and "torch" not in names(extras["serve"])
     assert any(name.startswith("tensorrt") for name in names(extras["tensorrt"]))
+    # one CUDA major per GPU extra: its TensorRT wheel and cuda-python pinned to the same major
+    for extra, major in (("tensorrt", 12), ("tensorrt-cu13", 13)):
+        pins = {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower(): r for r in extras[extra]}
+        assert f"tensorrt-cu{major}" in pins, extra
+        assert pins["cuda-python"].replace(" ", "") == f"cuda-python>={major}.0,<{major + 1}", extra
     assert "pytest" in names(extras["dev"])
     scripts = project["scripts"]
     assert {"pix2pix-train", "pix2pix-export", "pix2pix-serve", "pix2pix-client"} <= set(scripts)

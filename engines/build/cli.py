@@ -15,7 +15,7 @@ EPILOG = textwrap.dedent("""\
       pix2pix-export latest_net_G.pth --from-official --netG unet_256 --ngf 64 --norm batch \\
           --out engines/facades-official        (reads train_opt.txt beside the file if present)
       pix2pix-export runs/facades/last.pt --out engines/facades --tensorrt   (GPU host)
-      pix2pix-export --build-tensorrt engines/facades --max-batch 16           (GPU host)
+      pix2pix-export --build-tensorrt engines/facades --max-batch 16 --max-size 1088x1920  (GPU host)
       pix2pix-export --list engines
 
     An engine directory holds model.onnx (uint8 NHWC RGB [N,H,W,3] in and out, dynamic N),
@@ -79,9 +79,23 @@ def build_parser() -> argparse.ArgumentParser:
     trt.add_argument("--min-batch", type=int, default=1, help="profile minimum batch (default 1)")
     trt.add_argument("--opt-batch", type=int, default=8, help="batch TensorRT tunes for (default 8)")
     trt.add_argument("--max-batch", type=int, default=32, help="profile maximum batch (default 32)")
+    trt.add_argument("--max-size", type=_height_width, default=(1088, 1920), metavar="HxW",
+                     help="largest frame (height x width) the plan takes, for engines that take "
+                          "any size; rounded up to the engine's multiple (default 1088x1920)")
     trt.add_argument("--workspace-gib", type=float, help="builder workspace limit in GiB")
     trt.add_argument("--verbose", action="store_true", help="TensorRT builder log at verbose level")
     return p
+
+
+def _height_width(text: str) -> tuple[int, int]:
+    """"1088x1920" -> (1088, 1920)."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HEIGHTxWIDTH such as 1088x1920, got {text!r}")
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"sizes are positive, got {text!r}")
+    return height, width
 
 
 def _find_opt_file(checkpoint: Path, given: Path | None) -> Path | None:
@@ -149,12 +163,14 @@ def _report_int8(engine_dir: Path) -> None:
 
 def _build_tensorrt(engine_dir: Path, args) -> None:
     from pix2pix_stream.engines.runtime.tensorrt_build import build_plan
-    from pix2pix_stream.engines.runtime.tensorrt_plan import BatchProfile
+    from pix2pix_stream.engines.runtime.tensorrt_profile import BatchProfile
 
     profile = BatchProfile(args.min_batch, args.opt_batch, args.max_batch)
     print(f"building TensorRT plan for {engine_dir} (batch {profile.min}/{profile.opt}/"
-          f"{profile.max}); this takes minutes the first time on a GPU")
-    plan = build_plan(engine_dir, profile=profile, precision="fp32" if args.fp32 else "fp16",
+          f"{profile.max}; engines of any size: frames up to {args.max_size[0]}x"
+          f"{args.max_size[1]}); this takes minutes the first time on a GPU")
+    plan = build_plan(engine_dir, profile=profile, max_size=args.max_size,
+                      precision="fp32" if args.fp32 else "fp16",
                       workspace_gib=args.workspace_gib, verbose=args.verbose)
     print(f"wrote {plan}")
 

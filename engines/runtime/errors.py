@@ -39,3 +39,9 @@ class ExportError(EngineError):
 class OfficialCheckpointError(EngineError):
     """A file given with --from-official that does not hold an official U-Net generator of the
     stated configuration (wrong netG / ngf / norm, missing or extra keys)."""
+
+
+class ProfileShapeError(InputError):
+    """A batch outside a TensorRT plan's optimisation profile (batch, height or width below its
+    minimum or above its maximum, or a size that is not the engine's multiple); the message
+    names the bound."""

@@ -3,7 +3,9 @@ the glue in engines/runtime/tensorrt_build.py and engines/runtime/backends/tenso
 
 They are test doubles, not TensorRT: they accept only the calls and argument shapes those
 modules make of the real API (TensorRT 10/11 Python API, cuda-python's `(error, value)`
-returns), and their "plan" is the ONNX graph behind a header, run with ONNX Runtime. So the
+returns), and their "plan" is the ONNX graph behind a header (with the profile it was built
+with), run with ONNX Runtime. Enum values follow NVIDIA's headers (NvInfer.h of TensorRT 10 and
+11), so a test of a flag's value tests what the real module would get. So the
 tests find Python mistakes in our code (names, buffer sizes, the order of calls, error paths,
 freeing), never whether TensorRT itself accepts the graph; the GPU tests are for that.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import json
 import types
 
 import numpy as np
@@ -18,7 +21,9 @@ import numpy as np
 PLAN_MAGIC = b"FAKE-TRT-PLAN "
 
 
-def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
+def make_tensorrt(version: str = "10.8.0.43", timing_cache_raises: bool = False) -> types.ModuleType:
+    """``timing_cache_raises``: a damaged timing cache makes create_timing_cache raise (as some
+    TensorRT builds do) instead of returning None."""
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     trt.built = []  # (network flags, profile shapes, workspace) of each build, for assertions
@@ -42,8 +47,13 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
 
     trt.loggers = {}
 
-    class NetworkDefinitionCreationFlag(enum.IntEnum):
-        STRONGLY_TYPED = 5
+    if int(version.split(".")[0]) >= 11:
+        class NetworkDefinitionCreationFlag(enum.IntEnum):
+            STRONGLY_TYPED = 0  # deprecated and ignored: strongly typed is the only mode
+    else:
+        class NetworkDefinitionCreationFlag(enum.IntEnum):
+            EXPLICIT_BATCH = 0  # deprecated in 10.0 (always explicit)
+            STRONGLY_TYPED = 1
 
     class MemoryPoolType(enum.IntEnum):
         WORKSPACE = 0
@@ -109,6 +119,8 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
         def create_timing_cache(self, blob: bytes):
             assert isinstance(blob, bytes)
             valid = not blob or blob == b"FAKE-TIMING" + trt.__version__.encode()
+            if not valid and timing_cache_raises:
+                raise RuntimeError("Could not deserialize timing cache")
             return TimingCache(blob) if valid else None  # TensorRT logs and returns None
 
         def set_timing_cache(self, cache, ignore_mismatch: bool) -> bool:
@@ -133,22 +145,26 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
         def build_serialized_network(self, network, config):
             assert network.onnx is not None and len(config.profiles) == 1
             trt.built.append((network.flags, config.profiles[0].shapes, config.workspace))
-            return memoryview(PLAN_MAGIC + trt.__version__.encode() + b"\n" + network.onnx)
+            profile = json.dumps(config.profiles[0].shapes).encode()
+            return memoryview(PLAN_MAGIC + trt.__version__.encode() + b"\n" + profile + b"\n"
+                              + network.onnx)
 
     class Runtime:
         def __init__(self, logger):
             check_logger(logger)
 
         def deserialize_cuda_engine(self, plan: bytes):
-            header, _, onnx_bytes = bytes(plan).partition(b"\n")
+            header, _, rest = bytes(plan).partition(b"\n")
             if header != PLAN_MAGIC + trt.__version__.encode():
                 return None  # TensorRT logs "version tag does not match" and returns None
-            return CudaEngine(onnx_bytes)
+            profile, _, onnx_bytes = rest.partition(b"\n")
+            return CudaEngine(onnx_bytes, json.loads(profile))
 
     class CudaEngine:
-        def __init__(self, onnx_bytes: bytes):
+        def __init__(self, onnx_bytes: bytes, profile: dict):
             import onnxruntime as ort
 
+            self.profile = profile  # input name -> [min, opt, max] shapes
             self.session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
             self._io = {t.name: t for t in (*self.session.get_inputs(),
                                             *self.session.get_outputs())}
@@ -164,6 +180,10 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
         def get_tensor_shape(self, name: str):
             return tuple(d if isinstance(d, int) else -1 for d in self._io[name].shape)
 
+        def get_tensor_profile_shape(self, name: str, profile_index: int):
+            assert profile_index == 0
+            return [tuple(shape) for shape in self.profile[name]]
+
         def create_execution_context(self):
             return ExecutionContext(self)
 
@@ -177,7 +197,12 @@ def make_tensorrt(version: str = "10.8.0.43") -> types.ModuleType:
             return name in engine_io(self.engine)
 
         def set_input_shape(self, name: str, shape) -> bool:
-            self.shape = tuple(int(d) for d in shape)
+            """False outside the profile, as TensorRT (which logs the reason)."""
+            low, _, high = self.engine.profile[name]
+            shape = tuple(int(d) for d in shape)
+            if not all(lo <= d <= hi for lo, d, hi in zip(low, shape, high)):
+                return False
+            self.shape = shape
             return True
 
         def execute_async_v3(self, stream_handle: int) -> bool:
@@ -226,9 +251,11 @@ class _Memory:
 memory = _Memory()
 
 
-def make_cudart(fail_malloc_after: int | None = None) -> types.ModuleType:
+def make_cudart(fail_malloc_after: int | None = None, major: int = 13) -> types.ModuleType:
     """cuda.bindings.runtime as far as the backend uses it. ``fail_malloc_after``: that many
-    cudaMalloc calls succeed, then they fail with cudaErrorMemoryAllocation."""
+    cudaMalloc calls succeed, then they fail with cudaErrorMemoryAllocation. ``major`` 13 (and
+    12.9.1 on) has cuda.bindings.utils.get_cuda_native_handle and deprecates int(stream), which
+    this stand-in refuses; 12 (before 12.9.1) has only int(stream)."""
     global memory
     memory = _Memory()
     cudart = types.ModuleType("cuda.bindings.runtime")
@@ -248,18 +275,22 @@ def make_cudart(fail_malloc_after: int | None = None) -> types.ModuleType:
             self._handle = handle
 
         def __int__(self):
+            assert major < 13, "int(stream) is deprecated in cuda-bindings 13: get_cuda_native_handle"
             return self._handle
+
+    def get_cuda_native_handle(obj) -> int:
+        return obj._handle
 
     ok = cudaError_t.cudaSuccess
     streams: set[int] = set()
 
     def cudaStreamCreate():
         stream = cudaStream_t(1000 + len(streams))
-        streams.add(int(stream))
+        streams.add(stream._handle)
         return ok, stream
 
     def cudaStreamDestroy(stream):
-        streams.remove(int(stream))
+        streams.remove(stream._handle)
         return (ok,)
 
     def cudaMalloc(nbytes: int):
@@ -278,15 +309,18 @@ def make_cudart(fail_malloc_after: int | None = None) -> types.ModuleType:
     cudaFreeHost = cudaFree
 
     def cudaMemcpyAsync(dst, src, nbytes: int, kind, stream):
-        assert isinstance(kind, cudaMemcpyKind) and int(stream) in streams
+        assert isinstance(kind, cudaMemcpyKind) and stream._handle in streams
         ctypes.memmove(int(dst), int(src), nbytes)
         return (ok,)
 
     def cudaStreamSynchronize(stream):
-        assert int(stream) in streams
+        assert stream._handle in streams
         return (ok,)
 
     cudart.streams = streams
+    cudart.utils = types.ModuleType("cuda.bindings.utils")
+    if major >= 13:
+        cudart.utils.get_cuda_native_handle = get_cuda_native_handle
     for name, value in dict(locals()).items():
         if name.startswith("cuda"):
             setattr(cudart, name, value)

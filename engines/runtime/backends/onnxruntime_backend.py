@@ -1,7 +1,14 @@
 """ONNX Runtime backend: the CPU execution provider everywhere, and the CUDA / TensorRT execution
-providers when this onnxruntime build has them (onnxruntime-gpu)."""
+providers when this onnxruntime build has them (onnxruntime-gpu).
+
+With the TensorRT provider (the GPU fallback when no plan fits) the session runs the fp16 graph
+when the engine has one, else the fp32 graph with trt_fp16_enable, and gives the provider the
+plan's profile (batch, height and width), so it builds one fp16 engine for the whole range
+instead of an fp32 one rebuilt whenever a larger batch arrives.
+"""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,7 +17,9 @@ import numpy as np
 from pix2pix_stream.engines.runtime.backend import Backend, BackendInfo
 from pix2pix_stream.engines.runtime.errors import BackendUnavailableError, CorruptEngineError, EngineNotFoundError
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
-from pix2pix_stream.engines.runtime.onnx_graph import check_io
+from pix2pix_stream.engines.runtime.onnx_graph import INPUT_NAME, check_io
+from pix2pix_stream.engines.runtime.tensorrt_profile import (BatchProfile, ort_trt_profile_options,
+                                                             size_profile)
 
 try:
     import onnxruntime as ort
@@ -18,8 +27,11 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise BackendUnavailableError("the onnxruntime backend needs the onnxruntime package "
                                   "(pip install pix2pix-stream[serve])") from exc
 
+log = logging.getLogger(__name__)
+
 # Most capable first; ONNX Runtime falls back along the list node by node.
-_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+TENSORRT_EP = "TensorrtExecutionProvider"
+_GPU_PROVIDERS = (TENSORRT_EP, "CUDAExecutionProvider")
 
 
 def choose_providers(device: str = "auto") -> list[str]:
@@ -40,6 +52,29 @@ def ort_trt_cache_dir(engine_dir: Path) -> Path:
     return cache_home / "pix2pix-stream" / "ort_trt_cache" / engine_dir.resolve().name
 
 
+def tensorrt_options(engine_dir: Path, metadata: EngineMetadata, max_batch: int, *,
+                     fp16_graph: bool) -> dict[str, str]:
+    """TensorRT provider options: the profile over every batch infer() passes (1..max_batch) and
+    the engine's height/width range; fp16 (from the graph, else the provider's flag); the engine
+    and timing caches. With the fp16 graph the provider's flag stays off, so its network is
+    strongly typed and the graph's fp32 pixel work stays fp32."""
+    batch = BatchProfile(1, min(BatchProfile().opt, max_batch), max_batch)
+    options = {**ort_trt_profile_options(INPUT_NAME, batch, size_profile(metadata)),
+               "trt_fp16_enable": "False" if fp16_graph else "True"}
+    # Building TensorRT engines takes minutes; keep them for next time: beside the engine, or in
+    # the user's cache when the engine folder is read-only (a mounted volume). The provider
+    # creates only the last folder of the path, so the whole path is made here.
+    cache = ort_trt_cache_dir(engine_dir)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("no TensorRT engine cache for %s (%s): engines are rebuilt at each start",
+                    engine_dir, exc)
+        return options
+    return {**options, "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache),
+            "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache)}
+
+
 def _session_io(session) -> dict:
     def describe(arg):
         dtype = arg.type[len("tensor("):-1]  # "tensor(uint8)" -> "uint8"
@@ -54,6 +89,12 @@ class OnnxRuntimeBackend(Backend):
                  threads: int | None = None, device: str = "auto", onnx_file: str | None = None,
                  precision: str | None = None):
         super().__init__(metadata)
+        self._providers = choose_providers(device)
+        fp16_graph = (metadata.artifacts.get("onnx_fp16") or {}).get("file")
+        use_fp16_graph = (TENSORRT_EP in self._providers and onnx_file is None
+                          and bool(fp16_graph) and (Path(engine_dir) / fp16_graph).is_file())
+        if use_fp16_graph:
+            onnx_file = fp16_graph
         path = Path(engine_dir) / (onnx_file or metadata.onnx_file)
         if not path.is_file():
             raise EngineNotFoundError(f"model file not found: {path}")
@@ -61,8 +102,9 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
-        self._providers = choose_providers(device)
-        provider_options = [self._provider_options(p, Path(engine_dir)) for p in self._providers]
+        provider_options = [tensorrt_options(Path(engine_dir), metadata, max_batch,
+                                             fp16_graph=use_fp16_graph)
+                            if p == TENSORRT_EP else {} for p in self._providers]
         try:
             self._session = ort.InferenceSession(str(path), options, providers=self._providers,
                                                  provider_options=provider_options)
@@ -74,18 +116,9 @@ class OnnxRuntimeBackend(Backend):
         self._info = BackendInfo(
             name=metadata.name, backend="onnxruntime", input_width=metadata.input_width,
             input_height=metadata.input_height, max_batch=max_batch,
-            precision=precision or metadata.precision,
+            precision=precision or ("fp16" if used == TENSORRT_EP or use_fp16_graph
+                                    else metadata.precision),
             device="cpu" if used == "CPUExecutionProvider" else "cuda")
-
-    @staticmethod
-    def _provider_options(provider: str, engine_dir: Path) -> dict:
-        if provider == "TensorrtExecutionProvider":
-            # Building TensorRT engines takes minutes; keep them for next time: beside the engine,
-            # or in the user's cache when the engine folder is read-only (a mounted volume).
-            cache = ort_trt_cache_dir(engine_dir)
-            return {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache),
-                    "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(cache)}
-        return {}
 
     @property
     def info(self) -> BackendInfo:

@@ -3,7 +3,8 @@
 One execution context, a dedicated CUDA stream, device buffers allocated once for max_batch and
 reused, pinned host staging buffers so the copies are truly asynchronous; inference is
 set_input_shape + set_tensor_address + execute_async_v3. CUDA calls go through cuda-python's
-runtime bindings.
+runtime bindings. The buffers hold the plan's largest frame, so any batch inside the plan's profile
+(tensorrt_profile) runs in them; one outside it is refused with the bound it breaks.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from pix2pix_stream.engines.runtime.hardware import cuda_device
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
 from pix2pix_stream.engines.runtime.onnx_graph import INPUT_NAME, OUTPUT_NAME, check_io
 from pix2pix_stream.engines.runtime.tensorrt_build import import_tensorrt, shared_logger
-from pix2pix_stream.engines.runtime.tensorrt_plan import plan_io, select_plan, unreadable_plan
+from pix2pix_stream.engines.runtime.tensorrt_plan import (check_plan_profile, plan_io, recorded_profile,
+                                                          select_plan, unreadable_plan)
+from pix2pix_stream.engines.runtime.tensorrt_profile import check_shape
 
 trt = import_tensorrt()
 try:
@@ -30,6 +33,10 @@ except ImportError:
     except ImportError as exc:
         raise BackendUnavailableError("the tensorrt backend needs cuda-python "
                                       "(pip install 'pix2pix-stream[tensorrt]')") from exc
+try:
+    from cuda.bindings.utils import get_cuda_native_handle
+except ImportError:  # cuda-python before 12.9.1 / 13.0: int() was the way
+    get_cuda_native_handle = int
 
 
 class CudaError(RuntimeError):
@@ -68,11 +75,16 @@ class TensorRTBackend(Backend):
         except RuntimeError as exc:
             raise BackendUnavailableError(f"tensorrt backend: {exc}") from exc
         record = select_plan(engine_dir, metadata, trt.__version__, gpu["compute_capability"],
-                             precision)
-        if max_batch > record["profile"]["max"]:
+                             gpu["name"], precision)
+        self._batch, self._sizes = recorded_profile(record, metadata)
+        if max_batch > self._batch.max:
             raise BackendUnavailableError(
-                f"max_batch {max_batch} exceeds the plan's profile maximum {record['profile']['max']}; "
+                f"max_batch {max_batch} exceeds the plan's profile maximum {self._batch.max}; "
                 "rebuild with a larger --max-batch")
+        if max_batch < self._batch.min:
+            raise BackendUnavailableError(
+                f"max_batch {max_batch} is below the plan's profile minimum {self._batch.min}; "
+                "rebuild with a smaller --min-batch")
         path = Path(engine_dir) / record["file"]
         if not path.is_file():
             raise EngineNotFoundError(f"TensorRT plan not found: {path}")
@@ -81,11 +93,10 @@ class TensorRTBackend(Backend):
         if self._engine is None:
             raise unreadable_plan(record, trt.__version__, engine_dir)
         check_io(plan_io(self._engine, trt.nptype), metadata, str(path))
+        check_plan_profile(self._engine, record, metadata, str(path))
         self._context = self._engine.create_execution_context()
-        frame = (metadata.input_height, metadata.input_width, 3)
-        self._nbytes_per_frame = int(np.prod(frame))
         try:
-            self._allocate((max_batch, *frame))
+            self._allocate((max_batch, *self._sizes.max, 3))
         except CudaError as exc:
             self.close()  # frees what was allocated before the failure
             raise BackendUnavailableError(f"tensorrt backend: {exc} while setting up "
@@ -117,20 +128,22 @@ class TensorRTBackend(Backend):
         return self._info
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        n = len(batch)
-        nbytes = n * self._nbytes_per_frame
+        check_shape(batch.shape, self._batch, self._sizes, self.metadata.name)
+        nbytes = batch.nbytes
         h2d, d2h = (cudart.cudaMemcpyKind.cudaMemcpyHostToDevice,
                     cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost)
-        self._host_in.array[:n] = batch
+        # The pinned buffers are flat views: a smaller frame uses their first nbytes, packed.
+        staged_in = self._host_in.array.reshape(-1)[:nbytes]
+        staged_in[:] = batch.reshape(-1)
         _check(cudart.cudaMemcpyAsync(self._device_in, self._host_in.ptr, nbytes, h2d, self._stream))
         if not self._context.set_input_shape(INPUT_NAME, batch.shape):
             raise InputError(f"{self.metadata.name}: TensorRT rejected input shape "
-                             f"{list(batch.shape)} (outside the plan's profile?)")
-        if not self._context.execute_async_v3(int(self._stream)):
+                             f"{list(batch.shape)}")
+        if not self._context.execute_async_v3(get_cuda_native_handle(self._stream)):
             raise RuntimeError(f"{self.metadata.name}: TensorRT execution failed")
         _check(cudart.cudaMemcpyAsync(self._host_out.ptr, self._device_out, nbytes, d2h, self._stream))
         _check(cudart.cudaStreamSynchronize(self._stream))
-        return self._host_out.array[:n].copy()
+        return self._host_out.array.reshape(-1)[:nbytes].reshape(batch.shape).copy()
 
     def close(self) -> None:
         if getattr(self, "_engine", None) is None:
