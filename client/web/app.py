@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Callable
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -58,6 +59,11 @@ async def _index(request: web.Request) -> web.FileResponse:
 
 
 async def _socket(request: web.Request) -> web.WebSocketResponse:
+    # Browsers let any site open a WebSocket to localhost; only this app's own page may use
+    # the service (and the token) through it.
+    origin = request.headers.get("Origin")
+    if origin is not None and urlsplit(origin).netloc != request.host:
+        raise web.HTTPForbidden(text=f"WebSocket from another site ({origin}) refused")
     ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
     await ws.prepare(request)
     config = request.app[_CONFIG]

@@ -181,3 +181,23 @@ def test_wire_format_round_trip_and_refusals():
             wire.unpack(bad)
     with pytest.raises(InvalidInputError):
         wire.decode_jpeg(b"not a jpeg")
+
+
+def test_sockets_from_other_sites_are_refused(address):
+    """Any web page the user visits could open ws://127.0.0.1:8080/ws; only the app's own may."""
+    async def main():
+        server = TestServer(make_app(web_config(address, model="tiny")))
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(server.make_url("/ws"),
+                                             headers={"Origin": "http://evil.example"})
+                own = f"http://{server.host}:{server.port}"
+                async with session.ws_connect(server.make_url("/ws"), headers={"Origin": own}) as ws:
+                    await ws.close()
+            return refused.value.status
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == 403
