@@ -180,12 +180,12 @@ class LiveSession:
                 await self._state("error", str(exc))
                 await self._send_json({"type": "drop", "ids": [waiting.id]})
                 continue
-            if view is not None:
-                await self._send_bytes(wire.pack({"id": waiting.id, "kind": "view"},
-                                                 wire.encode_jpeg(view(image))))
             self._sent.append((sequence, waiting, time.perf_counter()))
             sequence += 1
             yield image
+            if view is not None:  # here, it overlaps with the server's work on the frame
+                await self._send_bytes(wire.pack({"id": waiting.id, "kind": "view"},
+                                                 wire.encode_jpeg(view(image))))
 
     async def _answer(self, reply) -> None:
         dropped = []
