@@ -112,6 +112,7 @@ def test_camera_to_translation_in_a_real_browser(sync_playwright, engines):
                 check_recording(page)
                 check_model_switch(page)
                 check_server_outage(page, server, engines, port)
+                check_model_gone(page, engines, port)
                 assert not errors, errors
             finally:
                 browser.close()
@@ -164,6 +165,22 @@ def check_server_outage(page, server: Process, engines: Path, port: int) -> None
     assert "unreachable" in page.inner_text("#state").lower()
     restarted = serve(engines, port)
     try:
+        drawn = page.evaluate("window.pix2pix.stats().drawn")
+        wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
+        assert page_state(page) == "live"
+    finally:
+        restarted.stop()
+
+
+def check_model_gone(page, engines: Path, port: int) -> None:
+    """The server comes back without the model the page uses (tiny): the page says so, and
+    translates again once another model is picked."""
+    (engines / "tiny").unlink()
+    restarted = serve(engines, port)
+    try:
+        wait_until(page, "document.getElementById('state').dataset.state === 'model-gone'")
+        assert "tiny" in page.inner_text("#state")
+        page.select_option("#model", "edges2facades")
         drawn = page.evaluate("window.pix2pix.stats().drawn")
         wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
         assert page_state(page) == "live"
