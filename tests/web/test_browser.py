@@ -113,6 +113,7 @@ def test_camera_to_translation_in_a_real_browser(sync_playwright, engines):
                 check_model_switch(page)
                 check_server_outage(page, server, engines, port)
                 check_model_gone(page, engines, port)
+                check_camera_refused(browser, url)
                 assert not errors, errors
             finally:
                 browser.close()
@@ -186,3 +187,15 @@ def check_model_gone(page, engines: Path, port: int) -> None:
         assert page_state(page) == "live"
     finally:
         restarted.stop()
+
+
+def check_camera_refused(browser, url: str) -> None:
+    """A refused camera permission: the fake-UI flag grants every request, so the refusal is
+    what Chromium's getUserMedia returns then (NotAllowedError), made by an init script."""
+    page = browser.new_page()
+    page.add_init_script("navigator.mediaDevices.getUserMedia = () => Promise.reject("
+                         "new DOMException('Permission denied', 'NotAllowedError'));")
+    page.goto(url)
+    wait_until(page, "document.getElementById('state').dataset.state === 'no-camera'")
+    assert "allow this page to use the camera" in page.inner_text("#state")
+    page.close()
