@@ -17,13 +17,15 @@ from pix2pix_stream.client.web import wire
 from pix2pix_stream.client.web.app import WebConfig, make_app
 from pix2pix_stream.client.web.bridge import BridgeTimings, NewestFrame, _Waiting
 from pix2pix_stream.media.synthetic import drawn_frame
+from tests.client.conftest import serving
 
 QUICK = BridgeTimings(health_every_s=0.3, retry_every_s=0.2, probe_timeout_s=1.0)
 SIZE = 128  # the tiny engines' compute size
 
 
 def web_config(address: str, **changes) -> WebConfig:
-    client = ClientConfig(target=address, token=changes.pop("token", None), connect_timeout_s=2)
+    client = ClientConfig(target=address, token=changes.pop("token", None),
+                          tls=changes.pop("tls", None), connect_timeout_s=2)
     return WebConfig(client=client, timings=QUICK, **changes)
 
 
@@ -166,11 +168,16 @@ def test_states_the_page_shows(case, address, token_address):
         assert health == "UNREACHABLE"
 
 
-def test_a_token_is_sent(token_address):
+def test_the_clients_token_and_tls_settings_apply(token_address, tiny_engines_root, tls_files):
     async def script(page):
         await page.until(lambda p: p.state() == "live")
+        await page.send_frame(1)
+        await page.until(lambda p: 1 in p.answered())
 
     talk(web_config(token_address, model="tiny", token="s3cret"), script)
+    cert, key = tls_files
+    with serving(tiny_engines_root, tls_cert=cert, tls_key=key) as running:
+        talk(web_config(f"localhost:{running.port}", model="tiny", tls=str(cert)), script)
 
 
 def test_wire_format_round_trip_and_refusals():
