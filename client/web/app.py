@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from pix2pix_stream.client.async_client import AsyncTranslatorClient
 from pix2pix_stream.client.config import ClientConfig
@@ -19,6 +19,7 @@ from pix2pix_stream.client.web.bridge import BridgeTimings, LiveSession
 
 _CLIENT = web.AppKey("client", AsyncTranslatorClient)
 _CONFIG = web.AppKey("config", object)
+_SOCKETS = web.AppKey("sockets", set)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ def static_dir() -> Path:
 def make_app(config: WebConfig) -> web.Application:
     app = web.Application()
     app[_CONFIG] = config
+    app[_SOCKETS] = set()
     app.cleanup_ctx.append(_client_context)
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", _index)
     app.router.add_get("/ws", _socket)
     app.router.add_static("/static/", static_dir())
@@ -67,8 +70,18 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
     await ws.prepare(request)
     config = request.app[_CONFIG]
-    await LiveSession(ws, request.app[_CLIENT], config.model, config.timings).run()
+    request.app[_SOCKETS].add(ws)
+    try:
+        await LiveSession(ws, request.app[_CLIENT], config.model, config.timings).run()
+    finally:
+        request.app[_SOCKETS].discard(ws)
     return ws
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Open pages would otherwise hold the shutdown (Ctrl-C) until aiohttp's timeout."""
+    for ws in list(app[_SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"pix2pix-client web stopped")
 
 
 async def serve(config: WebConfig, ready: Callable[[str], None] = print) -> None:

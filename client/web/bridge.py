@@ -138,6 +138,9 @@ class LiveSession:
                 await self._stream(model)
             except ClientError as exc:
                 await self._state(_state_of(exc), exc.detail)
+            except Exception as exc:  # a bug: say so on the page, keep the page alive
+                log.exception("live stream failed")
+                await self._state("error", f"{type(exc).__name__}: {exc}")
             finally:
                 await self._drop_unanswered()
             if not self._switch.is_set():
@@ -147,7 +150,12 @@ class LiveSession:
                     pass
 
     async def _choose_model(self) -> str:
-        await self._client.wait_until_ready(self._timings.probe_timeout_s)
+        try:
+            await self._client.wait_until_ready(self._timings.probe_timeout_s)
+        except ServerUnavailableError:
+            raise ServerUnavailableError(
+                f"no connection within {self._timings.probe_timeout_s:g} s (is the server "
+                f"running, and is --server right?)", target=self._client.target) from None
         models = await self._client.list_models()
         self._models = {m.name: m for m in models}
         if self._wanted is None and models:

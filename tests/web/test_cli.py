@@ -2,11 +2,14 @@
 port; and the page's files shipped as package data."""
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import socket
 import tomllib
 import urllib.request
+
+import aiohttp
 
 from pix2pix_stream.client.web.app import static_dir
 from tests.web.processes import ROOT, Process
@@ -21,10 +24,20 @@ def test_web_serves_the_page_and_stops_on_ctrl_c(address):
         for path in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
             with urllib.request.urlopen(url.rstrip("/") + path, timeout=10) as reply:
                 assert reply.status == 200 and reply.read(), path
-        web.popen.send_signal(signal.SIGINT)
-        assert web.popen.wait(10) == 0
+        assert ctrl_c_with_a_page_open(web, url) == 0
     finally:
         web.stop()
+
+
+def ctrl_c_with_a_page_open(web: Process, url: str) -> int:
+    """The exit code after Ctrl-C while a page's socket is open (it must not hold the exit)."""
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(url + "ws") as ws:
+                await ws.receive(timeout=10)
+                web.popen.send_signal(signal.SIGINT)
+                return await asyncio.to_thread(web.popen.wait, 10)
+    return asyncio.run(main())
 
 
 def test_web_on_a_taken_port_exits_1_and_says_why(address):
