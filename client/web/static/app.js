@@ -170,11 +170,18 @@ function setModels(models, selected) {
   page.models = models;
   page.selected = selected;
   const picker = $("model");
-  const names = models.map((m) => m.name);
-  if ([...picker.options].map((o) => o.value).join() !== names.join()) {
-    picker.replaceChildren(...models.map((m) => new Option(`${m.name} (${m.width}x${m.height})`, m.name)));
+  const options = models.map((m) => new Option(`${m.name} (${m.width}x${m.height})`, m.name));
+  if (selected && !models.some((m) => m.name === selected)) {
+    // A model the server no longer has stays shown (as gone), so that picking any other one
+    // is a change the page hears.
+    const gone = new Option(`${selected} (gone)`, selected);
+    gone.disabled = true;
+    options.unshift(gone);
   }
-  if (names.includes(selected)) picker.value = selected;
+  if ([...picker.options].map((o) => o.text).join() !== options.map((o) => o.text).join()) {
+    picker.replaceChildren(...options);
+  }
+  picker.value = selected;
   picker.disabled = models.length === 0;
   const model = currentModel();
   $("view-panel").hidden = !model || model.transform === "none";
