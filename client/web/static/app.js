@@ -270,7 +270,7 @@ function showStats() {
   $("latency").textContent = Number.isNaN(s.p50) ? "latency –" : `latency ${s.p50.toFixed(0)} ms (p50)`;
   const p = s.parts;
   $("breakdown").textContent = p.rpc === undefined ? "" :
-    `encode ${p.encode.toFixed(0)} · to bridge ${p.wait.toFixed(0)} · server ${p.rpc.toFixed(0)} ` +
+    `encode ${p.encode.toFixed(0)} · bridge ${p.wait.toFixed(0)} · gRPC ${p.rpc.toFixed(0)} ` +
     `(queue ${p.queue.toFixed(0)}, inference ${p.inference.toFixed(0)}) · ` +
     `bridge encode ${p.bridgeEncode.toFixed(0)} · network ${p.transport.toFixed(0)} · draw ${p.draw.toFixed(0)} ms`;
   $("record").disabled = !page.drawn;
