@@ -17,7 +17,8 @@ from pix2pix_stream.client.web import wire
 from pix2pix_stream.client.web.app import WebConfig, make_app
 from pix2pix_stream.client.web.bridge import BridgeTimings, NewestFrame, _Waiting
 from pix2pix_stream.media.synthetic import drawn_frame
-from tests.client.conftest import serving
+from tests.client.conftest import serving, start
+from tests.web.processes import free_port
 
 QUICK = BridgeTimings(health_every_s=0.3, retry_every_s=0.2, probe_timeout_s=1.0)
 SIZE = 128  # the tiny engines' compute size
@@ -178,6 +179,29 @@ def test_the_clients_token_and_tls_settings_apply(token_address, tiny_engines_ro
     cert, key = tls_files
     with serving(tiny_engines_root, tls_cert=cert, tls_key=key) as running:
         talk(web_config(f"localhost:{running.port}", model="tiny", tls=str(cert)), script)
+
+
+def test_the_page_recovers_when_the_server_comes_back(tiny_engines_root):
+    address = f"127.0.0.1:{free_port()}"
+    servers = [start(tiny_engines_root, address=address)]
+
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await asyncio.to_thread(servers[-1].stop, 0)
+        await page.send_frame(1)
+        await page.until(lambda p: p.state() == "unreachable"
+                         and p.last("health")["status"] == "UNREACHABLE")
+        servers.append(await asyncio.to_thread(start, tiny_engines_root, address=address))
+        await page.until(lambda p: p.state() == "live", timeout_s=30)
+        await page.send_frame(2)
+        # Frame 1 met the dead stream (dropped, and the page told) or waited for the new one.
+        await page.until(lambda p: 2 in p.answered() and 1 in p.answered() | p.dropped())
+
+    try:
+        page = talk(web_config(address, model="tiny"), script)
+    finally:
+        servers[-1].stop(0)
+    assert page.last("health")["status"] == "SERVING"
 
 
 def test_wire_format_round_trip_and_refusals():
