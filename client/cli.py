@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="translate every frame of a file (lossless mode), as fast as the "
                         "server goes (default: play it at its frame rate, like a camera)")
 
+    p = add("web", "a local web page: your camera, translated live, in the browser")
+    p.add_argument("--model", default=None,
+                   help="model the page starts with (default: the first the server lists)")
+    p.add_argument("--port", type=int, default=8080, help="port of the page (default 8080; 0 = free)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+
     p = add("images", "translate every image in a folder")
     p.add_argument("input", type=Path, help="folder of images (png, jpg, bmp, webp, tif)")
     p.add_argument("output", type=Path, help="folder to write the translations to (same names)")
@@ -121,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"pix2pix-client: {exc}", file=sys.stderr)
         return exit_codes.USAGE
+    if args.command == "web":  # an asyncio app with its own client, not the sync one
+        return commands.web(config, args)
     try:
         with TranslatorClient(config) as client:
             return getattr(commands, args.command)(client, args)

@@ -107,6 +107,29 @@ def webcam(client: TranslatorClient, args) -> int:
     return exit_codes.OK
 
 
+def web(config, args) -> int:
+    """Serves the page until Ctrl-C; the page itself shows connection and model problems."""
+    import asyncio
+
+    try:
+        from pix2pix_stream.client.web.app import WebConfig, serve
+    except ImportError as exc:
+        print(f"pix2pix-client: the web page needs {exc.name}: pip install "
+              f"'pix2pix-stream[client]'", file=sys.stderr)
+        return exit_codes.UNSUPPORTED
+    web_config = WebConfig(client=config, model=args.model, host=args.host, port=args.port)
+    try:
+        asyncio.run(serve(web_config, ready=lambda url: print(
+            f"pix2pix-client: open {url} in a browser (Ctrl-C to stop)", flush=True)))
+    except KeyboardInterrupt:
+        return exit_codes.OK
+    except OSError as exc:
+        print(f"pix2pix-client: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return exit_codes.FAILED
+    return exit_codes.OK
+
+
 def images(client: TranslatorClient, args) -> int:
     paths = _image_files(args.input)
     _make_dir(args.output)

@@ -143,7 +143,9 @@ class Display:
         except cv2.error as exc:
             raise DisplayUnavailableError(
                 "--show needs an OpenCV build with GUI support; this one has none "
-                "(opencv-python-headless?). Install opencv-python, or use --record instead"
+                "(opencv-python-headless?). To watch it live, run `pix2pix-client web` and "
+                "open the page it prints in a browser; or install opencv-python, or use "
+                "--record instead"
             ) from exc
 
     @staticmethod

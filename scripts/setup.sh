@@ -21,4 +21,15 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   fi
 fi
 .venv/bin/python -m pip install -q -e ".[client,serve,train,openvino,dev]"
+# The web page's browser test drives the system's Chromium through Playwright (the dev extra);
+# Playwright's own browser download is never used. Installed only when missing, and only where
+# apt-get can run (as root); elsewhere that test skips and says what is missing.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      || echo "set-up: could not install chromium; the browser test will skip"
+  else
+    echo "set-up: chromium not installed (as root: apt-get install chromium); the browser test will skip"
+  fi
+fi
 echo "set-up done: $(.venv/bin/python -c 'import torch; print("torch", torch.__version__)')"

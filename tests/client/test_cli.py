@@ -205,7 +205,7 @@ def test_exit_code_auth(cli, token_server):
 def test_exit_code_show_without_gui(cli, clip):
     code, _, err = cli("webcam", "--device", str(clip), "--model", "tiny", "--show")
     assert code == exit_codes.UNSUPPORTED == 8
-    assert "GUI" in err and "--record" in err
+    assert "GUI" in err and "--record" in err and "pix2pix-client web" in err
 
 
 def test_usage_errors_exit_2(address):

@@ -1,0 +1,234 @@
+"""The page's WebSocket, spoken by a test instead of a browser: frames in, translations out,
+newest frame first, model switching, and the states the page shows."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+
+import aiohttp
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestServer
+
+from pix2pix_stream.client.config import ClientConfig
+from pix2pix_stream.client.errors import InvalidInputError
+from pix2pix_stream.client.web import wire
+from pix2pix_stream.client.web.app import WebConfig, make_app
+from pix2pix_stream.client.web.bridge import BridgeTimings, NewestFrame, _Waiting
+from pix2pix_stream.media.synthetic import drawn_frame
+from tests.client.conftest import serving, start
+from tests.web.processes import free_port
+
+QUICK = BridgeTimings(health_every_s=0.3, retry_every_s=0.2, probe_timeout_s=1.0)
+SIZE = 128  # the tiny engines' compute size
+
+
+def web_config(address: str, **changes) -> WebConfig:
+    client = ClientConfig(target=address, token=changes.pop("token", None),
+                          tls=changes.pop("tls", None), connect_timeout_s=2)
+    return WebConfig(client=client, timings=QUICK, **changes)
+
+
+class Page:
+    """What app.js does, in Python: reads control messages and pictures off the socket."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
+        self.ws = ws
+        self.messages: list[dict] = []
+        self.pictures: list[tuple[dict, np.ndarray]] = []
+
+    async def send_frame(self, frame_id: int, seed: int = 0) -> None:
+        frame = drawn_frame(seed, SIZE, SIZE)
+        await self.ws.send_bytes(wire.pack({"id": frame_id}, wire.encode_jpeg(frame)))
+
+    async def until(self, found, timeout_s: float = 15.0):
+        """Reads until ``found(page)`` returns something truthy, and returns that."""
+        async def read():
+            while not (result := found(self)):
+                message = await self.ws.receive()
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    self.messages.append(json.loads(message.data))
+                elif message.type == aiohttp.WSMsgType.BINARY:
+                    header, jpeg = wire.unpack(message.data)
+                    self.pictures.append((header, wire.decode_jpeg(jpeg)))
+                else:
+                    raise AssertionError(f"socket closed: {message}")
+            return result
+        return await asyncio.wait_for(read(), timeout_s)
+
+    def last(self, kind: str) -> dict | None:
+        return next((m for m in reversed(self.messages) if m["type"] == kind), None)
+
+    def state(self) -> str | None:
+        message = self.last("state")
+        return message and message["state"]
+
+    def answered(self, kind: str = "output") -> set[int]:
+        return {h["id"] for h, _ in self.pictures if h["kind"] == kind}
+
+    def dropped(self) -> set[int]:
+        return {i for m in self.messages if m["type"] == "drop" for i in m["ids"]}
+
+
+def talk(config: WebConfig, script) -> Page:
+    async def main():
+        server = TestServer(make_app(config))
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(server.make_url("/ws")) as ws:
+                    page = Page(ws)
+                    await script(page)
+                    return page
+        finally:
+            await server.close()
+    return asyncio.run(main())
+
+
+def test_frames_come_back_translated_with_the_model_input_view(address):
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await page.send_frame(7)
+        await page.until(lambda p: 7 in p.answered())
+
+    page = talk(web_config(address, model="tiny-canny"), script)
+    models = page.last("models")
+    assert models["selected"] == "tiny-canny"
+    assert {m["name"]: (m["width"], m["height"], m["transform"]) for m in models["models"]} == {
+        "tiny": (SIZE, SIZE, "none"), "tiny-canny": (SIZE, SIZE, "canny")}
+    output = next(h for h, _ in page.pictures if h["kind"] == "output")
+    assert {"rpc_ms", "inference_ms", "queue_ms", "bridge_ms"} <= set(output)
+    images = {h["kind"]: image for h, image in page.pictures}
+    assert images["output"].shape == (SIZE, SIZE, 3) and images["output"].std() > 5
+    view = images["view"]  # the canny edges the engine sees: mostly white, some black lines
+    assert view.shape == (SIZE, SIZE, 3) and 0.5 < (view > 128).mean() < 1.0
+
+
+def test_every_frame_is_answered_once_and_waiting_ones_are_replaced(address):
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        for frame_id in range(1, 9):  # faster than any server: the slot holds the newest
+            await page.send_frame(frame_id, seed=frame_id)
+        await page.until(lambda p: len(p.answered() | p.dropped()) == 8)
+
+    page = talk(web_config(address, model="tiny"), script)
+    answered, dropped = page.answered(), page.dropped()
+    assert answered | dropped == set(range(1, 9)) and not answered & dropped
+    assert 8 in answered, "the newest frame is the one translated last"
+
+
+def test_newest_frame_slot():
+    async def main():
+        slot, stop = NewestFrame(), asyncio.Event()
+        assert slot.put(_Waiting(1, b"", 0.0)) is None
+        assert slot.put(_Waiting(2, b"", 0.0)) == 1  # frame 1 dropped, unsent
+        first = (await slot.take(stop)).id
+        waiter = asyncio.create_task(slot.take(stop))
+        await asyncio.sleep(0.01)
+        stop.set()
+        slot.wake()
+        return first, await waiter
+
+    assert asyncio.run(main()) == (2, None)
+
+
+def test_switching_model_restarts_the_stream(address):
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await page.ws.send_str(json.dumps({"type": "model", "name": "tiny"}))
+        await page.until(lambda p: p.last("models")["selected"] == "tiny"
+                         and p.state() == "live")
+        await page.send_frame(1)
+        await page.until(lambda p: 1 in p.answered())
+
+    page = talk(web_config(address, model="tiny-canny"), script)
+    assert page.last("state")["message"] == "translating with tiny"
+    assert 1 not in page.answered("view"), "tiny has no input transform to show"
+
+
+@pytest.mark.parametrize("case", ["model-gone", "auth", "unreachable"])
+def test_states_the_page_shows(case, address, token_address):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        free = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = {"model-gone": web_config(address, model="gone"),
+              "auth": web_config(token_address, model="tiny"),
+              "unreachable": web_config(free, model="tiny")}[case]
+
+    async def script(page):
+        await page.until(lambda p: p.state() == case and p.last("health"))
+
+    page = talk(config, script)
+    message, health = page.last("state")["message"], page.last("health")["status"]
+    if case == "model-gone":
+        assert "'gone'" in message and "tiny" in message and health == "SERVING"
+    elif case == "auth":
+        assert "UNAUTHENTICATED" in message or "token" in message.lower()
+    else:
+        assert health == "UNREACHABLE"
+
+
+def test_the_clients_token_and_tls_settings_apply(token_address, tiny_engines_root, tls_files):
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await page.send_frame(1)
+        await page.until(lambda p: 1 in p.answered())
+
+    talk(web_config(token_address, model="tiny", token="s3cret"), script)
+    cert, key = tls_files
+    with serving(tiny_engines_root, tls_cert=cert, tls_key=key) as running:
+        talk(web_config(f"localhost:{running.port}", model="tiny", tls=str(cert)), script)
+
+
+def test_the_page_recovers_when_the_server_comes_back(tiny_engines_root):
+    address = f"127.0.0.1:{free_port()}"
+    servers = [start(tiny_engines_root, address=address)]
+
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await asyncio.to_thread(servers[-1].stop, 0)
+        await page.send_frame(1)
+        await page.until(lambda p: p.state() == "unreachable"
+                         and p.last("health")["status"] == "UNREACHABLE")
+        servers.append(await asyncio.to_thread(start, tiny_engines_root, address=address))
+        await page.until(lambda p: p.state() == "live", timeout_s=30)
+        await page.send_frame(2)
+        # Frame 1 met the dead stream (dropped, and the page told) or waited for the new one.
+        await page.until(lambda p: 2 in p.answered() and 1 in p.answered() | p.dropped())
+
+    try:
+        page = talk(web_config(address, model="tiny"), script)
+    finally:
+        servers[-1].stop(0)
+    assert page.last("health")["status"] == "SERVING"
+
+
+def test_wire_format_round_trip_and_refusals():
+    header, jpeg = wire.unpack(wire.pack({"id": 3, "kind": "output"}, b"\xff\xd8jpeg"))
+    assert header == {"id": 3, "kind": "output"} and jpeg == b"\xff\xd8jpeg"
+    for bad in (b"", b"\x00\x05nojson", wire.pack({"no": "id"}, b"")):
+        with pytest.raises(InvalidInputError):
+            wire.unpack(bad)
+    with pytest.raises(InvalidInputError):
+        wire.decode_jpeg(b"not a jpeg")
+
+
+def test_sockets_from_other_sites_are_refused(address):
+    """Any web page the user visits could open ws://127.0.0.1:8080/ws; only the app's own may."""
+    async def main():
+        server = TestServer(make_app(web_config(address, model="tiny")))
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                    await session.ws_connect(server.make_url("/ws"),
+                                             headers={"Origin": "http://evil.example"})
+                own = f"http://{server.host}:{server.port}"
+                async with session.ws_connect(server.make_url("/ws"), headers={"Origin": own}) as ws:
+                    await ws.close()
+            return refused.value.status
+        finally:
+            await server.close()
+
+    assert asyncio.run(main()) == 403
