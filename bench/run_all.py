@@ -201,18 +201,21 @@ def md_service(bench: dict) -> list[str]:
                   "alternately with the server; its latency is per call of its batch. Targets: "
                   "served p50 at most +2 ms over bare for the paced request/response row, "
                   "served/bare fps >= 0.9 for 4 streams. not infer = p50 of latency minus the "
-                  "server's inference time.", ""]
-        header = ["service run", "fps", "p50 ms", "p99 ms", "not infer ms", "bare backend",
-                  "bare fps", "bare p50 ms", "bare p99 ms", "served/bare fps", "p50 vs bare"]
+                  "server's inference time; cpu ms/frame = CPU time of every process involved "
+                  "(served: server + client) per frame.", ""]
+        header = ["service run", "fps", "p50 ms", "p99 ms", "not infer ms", "cpu ms/frame",
+                  "bare backend", "bare fps", "bare p50 ms", "bare p99 ms", "bare cpu ms/frame",
+                  "served/bare fps", "p50 vs bare"]
         rows = []
         for r in bench["rows"]:
             sv, b = r["served"], r["bare"]
             rows.append([r["run"], fmt(sv["fps"], ".1f"), fmt(sv["p50_ms"]), fmt(sv["p99_ms"]),
-                         fmt(sv.get("not_infer_p50_ms")), r["bare_name"], fmt(b["fps"], ".1f"),
-                         fmt(b["p50_ms"]), fmt(b["p99_ms"]),
+                         fmt(sv.get("not_infer_p50_ms")), fmt(sv.get("cpu_ms_per_frame")),
+                         r["bare_name"], fmt(b["fps"], ".1f"), fmt(b["p50_ms"]), fmt(b["p99_ms"]),
+                         fmt(b.get("cpu_ms_per_frame")),
                          fmt(r["served_over_bare_fps"], ".2f", "x"),
                          fmt(r["p50_delta_ms"], "+.2f", " ms") if r["paced"] else ""])
-        lines += md_table(header, rows, "lrrrrlrrrrr") + [""]
+        lines += md_table(header, rows, "lrrrrrlrrrrrr") + [""]
     soak = bench.get("soak")
     if soak:
         lines += [f"Soak: {soak['frames']} frames over {soak['streams']} streams (ngf "

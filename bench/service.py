@@ -48,7 +48,7 @@ PAUSE_S = 0.001  # between calls of the request/response comparison, bare and se
 def export_engine(folder: Path, name: str, ngf: int, size: int) -> Path:
     """Exports an untrained unet_256 engine in a child process (torch stays out of this one)."""
     code = ("import sys; from pathlib import Path; from pix2pix_stream.engines.build.export import export_generator; "
-            "from engines.synthetic import synthetic_generator; "
+            "from pix2pix_stream.engines.build.synthetic import synthetic_generator; "
             f"export_generator(synthetic_generator('unet_256', ngf={ngf}, seed=1), "
             f"Path(sys.argv[1]), name={name!r}, input_size={size}, description='bench engine')")
     subprocess.run([sys.executable, "-c", code, str(folder / name)], cwd=ROOT, check=True)

@@ -117,10 +117,17 @@ def provenance(results: dict) -> str:
     loads = [f"{name} {b['load_average']['before']:.1f}→{b['load_average']['after']:.1f}"
              for name, b in results.get("benches", {}).items() if b.get("load_average")]
     commit = m.get("git_commit") or "?"
-    return (f"`make bench` ({results.get('mode')} settings) on {results.get('date')}: "
+    text = (f"`make bench` ({results.get('mode')} settings) on {results.get('date')}: "
             f"{m.get('cpu_model')}, {m.get('cores')} cores, commit {commit}"
             f"{' with local changes' if m.get('git_dirty') else ''}; 1-minute load average "
             f"before→after each bench: {', '.join(loads) or 'not recorded'}.")
+    peak = max((max(b["load_average"].values()) for b in results.get("benches", {}).values()
+                if b.get("load_average")), default=0.0)
+    if m.get("cores") and peak > m["cores"]:
+        text += (f" **The load exceeded the {m['cores']} cores**: other work shared them, so "
+                 "wall-clock ratios here mostly measure who got the cores; re-run on a quiet "
+                 "machine before trusting a verdict.")
+    return text
 
 
 def readme_block(results: dict) -> str:

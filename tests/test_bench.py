@@ -99,6 +99,7 @@ def test_render_writes_markdown_json_and_plots(tmp_path):
     assert "| onnxruntime | 12.5 | 13.9 | 72.0 | 1.25x | 1.00x | inf |" in md
     assert "- openvino: unavailable" in md
     assert "| 4 streams, 4 in flight | 48.0 |" in md and "0.96x" in md
+    assert "| 20.00 | batch 4 |" in md  # served cpu ms/frame, then the bare side
     assert "**+1.5 MB**" in md
     assert "Test CPU, 2 cores" in md
 
@@ -136,8 +137,12 @@ def test_readme_targets_block_is_rewritten_in_place(tmp_path):
     assert once.startswith("# title\n\n## Performance\n\n" + targets.BEGIN)
     assert once.endswith(targets.END + "\n\n## Known limits\n")
     assert "(quick settings) on 2026-01-01" in once and "commit abc1234" in once
+    assert "exceeded" not in once  # no load recorded
     targets.rewrite_readme(readme, RESULTS)
     assert readme.read_text() == once  # idempotent
+    busy = copy.deepcopy(RESULTS)
+    busy["benches"]["service"]["load_average"] = {"before": 1.0, "after": 5.0}
+    assert "load exceeded the 2 cores" in targets.provenance(busy)
 
     readme.write_text("no markers\n")
     with pytest.raises(targets.MarkersMissing):
