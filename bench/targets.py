@@ -117,7 +117,7 @@ def provenance(results: dict) -> str:
     loads = [f"{name} {b['load_average']['before']:.1f}→{b['load_average']['after']:.1f}"
              for name, b in results.get("benches", {}).items() if b.get("load_average")]
     commit = m.get("git_commit") or "?"
-    text = (f"`make bench` ({results.get('mode')} settings) on {results.get('date')}: "
+    text = (f"`bench/run_all.py` ({results.get('mode')} settings) on {results.get('date')}: "
             f"{m.get('cpu_model')}, {m.get('cores')} cores, commit {commit}"
             f"{' with local changes' if m.get('git_dirty') else ''}; 1-minute load average "
             f"before→after each bench: {', '.join(loads) or 'not recorded'}.")
