@@ -17,11 +17,15 @@ RUN_ALL = ROOT / "bench" / "run_all.py"
 
 
 def load_run_all():
-    if str(RUN_ALL.parent) not in sys.path:  # run_all imports its neighbours, as when run
-        sys.path.insert(0, str(RUN_ALL.parent))
-    spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # run_all imports its neighbours (targets), as when run as a script; bench/ leaves the path
+    # afterwards so that its scripts (engines.py, train.py) never shadow another import.
+    sys.path.insert(0, str(RUN_ALL.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(RUN_ALL.parent))
     return module
 
 
