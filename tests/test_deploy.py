@@ -31,7 +31,7 @@ PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 
 # -- reading the files -----------------------------------------------------------------------
 
-@functools.cache
+@functools.cache  # parsed once; the tests only read the objects
 def manifests() -> list[tuple[Path, dict]]:
     """(file, object) for every Kubernetes object under deploy/k8s (the adapter's Helm values
     are not one)."""
@@ -43,7 +43,7 @@ def manifests() -> list[tuple[Path, dict]]:
 
 
 def of_kind(kind: str) -> list[dict]:
-    return [doc for _, doc in manifests() if doc["kind"] == kind]  # shared: only read them
+    return [doc for _, doc in manifests() if doc["kind"] == kind]
 
 
 def deployments() -> list[tuple[str, dict]]:
