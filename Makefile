@@ -1,6 +1,7 @@
 # Entry points. `make bench` runs the train, engines and service benchmarks with their defaults
 # (long: tens of minutes on a small CPU machine); `make bench-quick` runs them with small settings.
-# Both write bench/results/: results.json, results.md, service.png, engines.png, one log per bench.
+# Both write bench/results/: results.json, results.md, service.png, engines.png, one log per bench;
+# `make bench` also rewrites the targets block of README.md's performance section.
 PYTHON ?= .venv/bin/python
 
 .PHONY: setup test demo bench bench-quick
@@ -15,7 +16,7 @@ demo:
 	bash scripts/demo.sh
 
 bench:
-	$(PYTHON) bench/run_all.py
+	$(PYTHON) bench/run_all.py --readme
 
 bench-quick:
 	$(PYTHON) bench/run_all.py --quick

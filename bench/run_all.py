@@ -4,6 +4,7 @@
     .venv/bin/python bench/run_all.py --quick      # small settings, a few minutes (make bench-quick)
     .venv/bin/python bench/run_all.py --only engines service
     .venv/bin/python bench/run_all.py --render bench/results/results.json   # redraw only
+    .venv/bin/python bench/run_all.py --readme      # and rewrite README.md's targets block (make bench)
 
 Each bench runs as its own subprocess (`bench/NAME.py ... --json TMP`), one after the other, so
 that they do not compete for the cores; its printed output goes to the terminal and to
@@ -11,7 +12,8 @@ OUT/NAME.log. Into OUT (default bench/results/):
 
 - results.json: the machine (CPU model, cores, bf16/VNNI flags, package versions, load), the
   date, and every bench's settings and rows (bench/results_json.py; null = nan, or inf for PSNR);
-- results.md: one Markdown table per bench, each row against the baseline of the same run;
+- results.md: the issue's targets with this run's numbers (bench/targets.py), then one Markdown
+  table per bench, each row against the baseline of the same run;
 - service.png: served against bare throughput per number of streams, p50/p99 latency per run;
 - engines.png: frames per second per inference route and batch size.
 
@@ -32,6 +34,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import targets  # bench/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -197,18 +201,21 @@ def md_service(bench: dict) -> list[str]:
                   "alternately with the server; its latency is per call of its batch. Targets: "
                   "served p50 at most +2 ms over bare for the paced request/response row, "
                   "served/bare fps >= 0.9 for 4 streams. not infer = p50 of latency minus the "
-                  "server's inference time.", ""]
-        header = ["service run", "fps", "p50 ms", "p99 ms", "not infer ms", "bare backend",
-                  "bare fps", "bare p50 ms", "bare p99 ms", "served/bare fps", "p50 vs bare"]
+                  "server's inference time; cpu ms/frame = CPU time of every process involved "
+                  "(served: server + client) per frame.", ""]
+        header = ["service run", "fps", "p50 ms", "p99 ms", "not infer ms", "cpu ms/frame",
+                  "bare backend", "bare fps", "bare p50 ms", "bare p99 ms", "bare cpu ms/frame",
+                  "served/bare fps", "p50 vs bare"]
         rows = []
         for r in bench["rows"]:
             sv, b = r["served"], r["bare"]
             rows.append([r["run"], fmt(sv["fps"], ".1f"), fmt(sv["p50_ms"]), fmt(sv["p99_ms"]),
-                         fmt(sv.get("not_infer_p50_ms")), r["bare_name"], fmt(b["fps"], ".1f"),
-                         fmt(b["p50_ms"]), fmt(b["p99_ms"]),
+                         fmt(sv.get("not_infer_p50_ms")), fmt(sv.get("cpu_ms_per_frame")),
+                         r["bare_name"], fmt(b["fps"], ".1f"), fmt(b["p50_ms"]), fmt(b["p99_ms"]),
+                         fmt(b.get("cpu_ms_per_frame")),
                          fmt(r["served_over_bare_fps"], ".2f", "x"),
                          fmt(r["p50_delta_ms"], "+.2f", " ms") if r["paced"] else ""])
-        lines += md_table(header, rows, "lrrrrlrrrrr") + [""]
+        lines += md_table(header, rows, "lrrrrrlrrrrrr") + [""]
     soak = bench.get("soak")
     if soak:
         lines += [f"Soak: {soak['frames']} frames over {soak['streams']} streams (ngf "
@@ -239,7 +246,7 @@ def render_markdown(results: dict) -> str:
         if load:
             lines.append(f"- {name}: {fmt(bench.get('seconds'), '.0f')} s, 1-minute load "
                          f"average {load['before']:.1f} before, {load['after']:.1f} after")
-    lines.append("")
+    lines += ["", "## Targets", "", *targets.table(results), ""]
     for name, bench in results.get("benches", {}).items():
         lines += RENDERERS.get(name, lambda b: [f"## {name}", "", *failed_note(b)])(bench)
     return "\n".join(lines).rstrip() + "\n"
@@ -377,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="output folder")
     parser.add_argument("--render", type=Path, metavar="RESULTS_JSON",
                         help="run nothing: redraw results.md and the plots from this file")
+    parser.add_argument("--readme", type=Path, nargs="?", const=ROOT / "README.md",
+                        metavar="README", help="rewrite the targets block of this README "
+                        "(default README.md) from the results")
     args = parser.parse_args(argv)
 
     if args.render:
@@ -391,6 +401,14 @@ def main(argv: list[str] | None = None) -> int:
             results["benches"][name] = run_bench(name, extra, args.out)
     written = render(results, args.out)
     print("\n" + render_markdown(results))
+    if args.readme:
+        try:
+            targets.rewrite_readme(args.readme, results)
+        except targets.MarkersMissing as exc:
+            print(f"run_all: {exc}", file=sys.stderr)
+            return 1
+        written.append(args.readme)
+    print("\n".join(["Targets (issue 15), this run:", "", *targets.table(results), ""]))
     print("wrote " + ", ".join(str(p) for p in written))
     failed = [n for n, b in results["benches"].items() if b.get("returncode", 0) != 0]
     if failed:

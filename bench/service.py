@@ -15,6 +15,9 @@ busy neighbour on the machine slows both alike:
   "16 streams" against bare batch 8 (= --max-batch): frames per second, target >= 0.9x for 4.
 - soak: --soak-frames frames through 4 streams on a small engine (ngf 4); the server's resident
   memory after the first tenth and at the end (target: flat).
+- --compare-requests: 4 streams with requests built as the client library builds them (in
+  place, pix2pix_stream.client.frames.frame_request) against nested constructors, which copy
+  each frame once per level, alternating; CPU per frame of server + client and fps of both.
 
 Engines are exported in a child process so that this one never imports torch. Client and server
 share this machine's cores, so the service rows also pay for the client.
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 import grpc  # noqa: E402
 
+from pix2pix_stream.client.frames import frame_request  # noqa: E402
 from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
@@ -48,7 +52,7 @@ PAUSE_S = 0.001  # between calls of the request/response comparison, bare and se
 def export_engine(folder: Path, name: str, ngf: int, size: int) -> Path:
     """Exports an untrained unet_256 engine in a child process (torch stays out of this one)."""
     code = ("import sys; from pathlib import Path; from pix2pix_stream.engines.build.export import export_generator; "
-            "from engines.synthetic import synthetic_generator; "
+            "from pix2pix_stream.engines.build.synthetic import synthetic_generator; "
             f"export_generator(synthetic_generator('unet_256', ngf={ngf}, seed=1), "
             f"Path(sys.argv[1]), name={name!r}, input_size={size}, description='bench engine')")
     subprocess.run([sys.executable, "-c", code, str(folder / name)], cwd=ROOT, check=True)
@@ -128,11 +132,18 @@ def bare_stretch(backend, batch: int, frames: int, size: int, pause: float) -> t
     return max(1, frames // batch) * batch, time.perf_counter() - start, latencies
 
 
+def nested_request(pixels: np.ndarray, i: int) -> pb.TranslateRequest:
+    """The request as nested constructors build it: each level copies the frame."""
+    h, w = pixels.shape[:2]
+    image = pb.Image(raw=pb.RawImage(width=w, height=h, format=pb.RGB24, data=pixels.tobytes()))
+    return pb.TranslateRequest(frame=pb.Frame(sequence=i, image=image))
+
+
 async def served_stretch(stub, model: str, streams: int, frames: int, inflight: int, size: int,
-                         pause: float = 0.0, on_reply=None) -> tuple:
-    """``frames`` frames over ``streams`` concurrent lossless streams."""
-    pixels = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8).tobytes()
-    image = pb.Image(raw=pb.RawImage(width=size, height=size, format=pb.RGB24, data=pixels))
+                         pause: float = 0.0, on_reply=None, build=frame_request) -> tuple:
+    """``frames`` frames over ``streams`` concurrent lossless streams;
+    ``build(pixels, i)`` makes each request (default: as the client library does)."""
+    pixels = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8)
     per_stream = max(1, frames // streams)
     latencies: list[float] = []
     overheads: list[float] = []  # latency minus the server's own inference time for the frame
@@ -149,7 +160,7 @@ async def served_stretch(stub, model: str, streams: int, frames: int, inflight: 
                 if pause:
                     await asyncio.sleep(pause)
                 sent[i] = time.perf_counter()
-                await call.write(pb.TranslateRequest(frame=pb.Frame(sequence=i, image=image)))
+                await call.write(build(pixels, i))
             await call.done_writing()
 
         async def read() -> None:
@@ -213,6 +224,35 @@ async def compare(server: "Server", backend, args) -> list[dict]:
     return rows
 
 
+async def compare_requests(server: "Server", args) -> dict:
+    """4 streams, alternating stretches of in-place and nested request building, each first
+    in every other round, after a warm-up stretch (A/A runs without them put 3-9% more client
+    CPU on the side that ran first)."""
+    tallies = {"in place (client library)": Tally(), "nested constructors": Tally()}
+    builders = dict(zip(tallies, (frame_request, nested_request)))
+    client_cpu_s = dict.fromkeys(tallies, 0.0)  # this process alone: the client's share
+    stretch = max(2 * 4 * args.inflight, args.frames // args.rounds)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
+            ("grpc.max_receive_message_length", 64 << 20)]) as channel:
+        stub = pb_grpc.TranslatorStub(channel)
+        await served_stretch(stub, "bench", 4, stretch, args.inflight, args.size)  # warm up
+        for round_ in range(args.rounds):
+            order = list(tallies) if round_ % 2 == 0 else list(tallies)[::-1]  # no slot bias
+            for name in order:
+                tally = tallies[name]
+                before, client_before = own_cpu_s() + server.cpu_s(), own_cpu_s()
+                tally.add(*await served_stretch(stub, "bench", 4, stretch, args.inflight,
+                                                args.size, build=builders[name]))
+                tally.cpu_s += own_cpu_s() + server.cpu_s() - before
+                client_cpu_s[name] += own_cpu_s() - client_before
+    rows = {name: {**tally.row(), "client_cpu_ms_per_frame": client_cpu_s[name] / tally.frames * 1000}
+            for name, tally in tallies.items()}
+    fast, slow = rows.values()
+    return {"rows": rows, "fps_ratio": fast["fps"] / slow["fps"],
+            "cpu_saved_ms_per_frame": slow["cpu_ms_per_frame"] - fast["cpu_ms_per_frame"],
+            "client_cpu_ratio": fast["client_cpu_ms_per_frame"] / slow["client_cpu_ms_per_frame"]}
+
+
 def soak(engines: Path, args) -> tuple[float, float, float]:
     """(RSS after the first tenth, RSS at the end, seconds) over args.soak_frames frames."""
     server = Server(engines, args)
@@ -272,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-delay-ms", type=float, default=5.0)
     parser.add_argument("--inflight", type=int, default=4, help="frames in flight per stream")
     parser.add_argument("--soak-frames", type=int, default=10_000, help="0 skips the soak")
+    parser.add_argument("--compare-requests", action="store_true",
+                        help="also compare in-place and nested request building (4 streams)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
 
@@ -288,12 +330,20 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads) as bare:
                 rows = asyncio.run(compare(server, bare, args))
+            requests = asyncio.run(compare_requests(server, args)) if args.compare_requests else None
         finally:
             server.stop()
         print("soak ...", file=sys.stderr)
         soaked = soak(soak_engines, args) if args.soak_frames else None
 
     print_table(rows, args)
+    if requests:
+        print("\nrequest building, 4 streams, alternating stretches (CPU: server + client):")
+        for name, row in requests["rows"].items():
+            print(f"  {name:<27} {row['fps']:6.1f} fps  {row['cpu_ms_per_frame']:6.2f} CPU ms/frame"
+                  f" (client {row['client_cpu_ms_per_frame']:.2f})")
+        print(f"  in place: {requests['cpu_saved_ms_per_frame']:+.2f} CPU ms/frame saved, client "
+              f"CPU {requests['client_cpu_ratio']:.2f}x, fps {requests['fps_ratio']:.2f}x")
     soak_row = None
     if soaked:
         early, end, seconds = soaked
@@ -306,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.soak_frames // 10} frames, {end:.1f} MB at the end ({end - early:+.1f} MB)")
     if args.json:
         write_json(args.json, "service", vars(args), rows, baseline="bare onnxruntime backend",
-                   soak=soak_row)
+                   soak=soak_row, requests=requests)
     return 0
 
 

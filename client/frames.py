@@ -90,19 +90,25 @@ def check_frame(frame: np.ndarray, index: int) -> np.ndarray:
     return frame
 
 
-def encode_image(frame: np.ndarray, encoding: str = "raw") -> pb.Image:
-    """RGB array -> Image message; raw is lossless, jpeg trades quality for bandwidth."""
+def encode_image(frame: np.ndarray, encoding: str = "raw", into: pb.Image | None = None) -> pb.Image:
+    """RGB array -> Image message; raw is lossless, jpeg trades quality for bandwidth. With
+    ``into``, fills that message in place (a field of a request): protobuf copies a message
+    handed to a constructor or CopyFrom, about 0.2 ms for a raw 256x256 frame."""
+    image = pb.Image() if into is None else into
     if encoding == "raw":
         h, w = frame.shape[:2]
-        return pb.Image(raw=pb.RawImage(width=w, height=h, format=pb.RGB24,
-                                        data=np.ascontiguousarray(frame).tobytes()))
+        raw = image.raw
+        raw.width, raw.height, raw.format = w, h, pb.RGB24
+        raw.data = np.ascontiguousarray(frame).tobytes()
+        return image
     import cv2  # only for compressed input
 
     ok, buf = cv2.imencode("." + ("jpg" if encoding == "jpeg" else "png"),
                            cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValueError(f"could not encode a {frame.shape} frame as {encoding}")
-    return pb.Image(jpeg=buf.tobytes()) if encoding == "jpeg" else pb.Image(png=buf.tobytes())
+    setattr(image, "jpeg" if encoding == "jpeg" else "png", buf.tobytes())
+    return image
 
 
 def decode_image(image: pb.Image) -> np.ndarray:
@@ -137,8 +143,11 @@ def frame_request(frame: np.ndarray, index: int, input_encoding: str = "raw") ->
     """Frame ``index`` stamped with the monotonic clock at the moment it is sent; the server
     echoes the stamp, so ``now_us() - reply.timestamp_us`` is the round-trip latency."""
     check_frame(frame, index)
-    return pb.TranslateRequest(frame=pb.Frame(sequence=index, timestamp_us=now_us(),
-                                              image=encode_image(frame, input_encoding)))
+    request = pb.TranslateRequest()
+    request.frame.sequence = index
+    encode_image(frame, input_encoding, into=request.frame.image)  # in place: no copies
+    request.frame.timestamp_us = now_us()
+    return request
 
 
 def translated(reply: pb.TranslateResponse) -> TranslatedFrame:

@@ -3,11 +3,31 @@ benchmarks) never share counters."""
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+# Per-frame work around inference takes tens of microseconds to milliseconds.
+_STAGE_BUCKETS = (0.00002, 0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                  0.05, 0.1, 0.5)
+# The stages of a streamed frame that have no histogram of their own (queue wait and inference
+# have theirs): decode = payload to pixels; transform = resize to the engine's size plus the
+# model's input transform; encode = resize to the output size plus encoding; reply = from the
+# frame's reply being ready until gRPC took it (waiting for earlier frames, in order, and the
+# write, which waits on the client's flow control).
+STAGES = ("decode", "transform", "encode", "reply")
+
+
+@dataclass(frozen=True)
+class StageTimers:
+    """One model's per-stage histograms (children ready to observe, looked up once per stream)."""
+
+    decode: object
+    transform: object
+    encode: object
+    reply: object
 
 
 class Metrics:
@@ -29,6 +49,9 @@ class Metrics:
                                     buckets=_LATENCY_BUCKETS, registry=r)
         self.inference = Histogram("pix2pix_inference_seconds", "Time of one inference call",
                                    ["model"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.stage = Histogram("pix2pix_stage_seconds",
+                               "Time of one stage of one streamed frame (see STAGES)",
+                               ["model", "stage"], buckets=_STAGE_BUCKETS, registry=r)
         self.active_streams = Gauge("pix2pix_active_streams", "Open streaming calls", ["method"],
                                     registry=r)
         self._http = None
@@ -46,6 +69,9 @@ class Metrics:
                 queue_wait.observe(wait)
 
         return observe
+
+    def stage_timers(self, model: str) -> StageTimers:
+        return StageTimers(*(self.stage.labels(model, stage) for stage in STAGES))
 
     def error(self, method: str, status) -> None:
         self.errors.labels(method, status.name).inc()

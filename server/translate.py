@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import time
 from dataclasses import dataclass
 from typing import AsyncIterator
 
@@ -58,6 +59,7 @@ class StreamCounts:
 class _Entry:
     frame: pb.Frame
     task: asyncio.Task | None = None
+    ready_at: float = 0.0  # perf_counter when its reply was ready: the reply stage starts
 
 
 @dataclass
@@ -89,6 +91,7 @@ class TranslateStream:
             not config.output_width
         self._frames_in = metrics.frames_in.labels(model.name)
         self._frames_out = metrics.frames_out.labels(model.name)
+        self._stages = metrics.stage_timers(model.name)
 
     async def run(self, requests: AsyncIterator[pb.TranslateRequest]
                   ) -> AsyncIterator[pb.TranslateResponse]:
@@ -103,7 +106,8 @@ class TranslateStream:
                     await self._ready.wait()
                 if not self._order:
                     break
-                response = await self._order[0].task
+                entry = self._order[0]
+                response = await entry.task
                 del self._order[0]
                 self._started -= 1
                 self._pump()
@@ -112,6 +116,7 @@ class TranslateStream:
                     response.dropped.extend(self._dropped)
                     self._dropped.clear()
                 yield response
+                self._stages.reply.observe(time.perf_counter() - entry.ready_at)
             try:
                 await reader  # re-raises a protocol error the reader hit
             except asyncio.CancelledError:
@@ -169,7 +174,7 @@ class TranslateStream:
     def _pump(self) -> None:
         while self._started < len(self._order) and self._started < self._limit:
             entry = self._order[self._started]
-            entry.task = asyncio.create_task(self._translate(entry.frame))
+            entry.task = asyncio.create_task(self._timed(entry))
             self._started += 1
 
     def _drop_stale(self) -> None:
@@ -182,6 +187,11 @@ class TranslateStream:
             self._metrics.frames_dropped.labels(self.model.name).inc()
 
     # -- translating one frame ---------------------------------------------------------------
+
+    async def _timed(self, entry: _Entry) -> pb.TranslateResponse:
+        response = await self._translate(entry.frame)
+        entry.ready_at = time.perf_counter()
+        return response
 
     async def _translate(self, frame: pb.Frame) -> pb.TranslateResponse:
         reply = pb.TranslateResponse(sequence=frame.sequence, timestamp_us=frame.timestamp_us)
@@ -223,17 +233,24 @@ class TranslateStream:
         return raw.format == pb.RGB24 and (raw.width, raw.height) == self.model.input_size
 
     def _prepare(self, image: pb.Image) -> _Prepared:
+        start = time.perf_counter()
         pixels = images.decode_image(image, self._max_pixels)
+        decoded = time.perf_counter()
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
         pixels = images.resize(pixels, *self.model.input_size)
         if not self.model.transform.is_identity:
             pixels = self.model.transform(pixels)
+        self._stages.decode.observe(decoded - start)
+        self._stages.transform.observe(time.perf_counter() - decoded)
         return _Prepared(pixels, size)
 
     def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
-        return images.encode_image(images.resize(output, *size), self.config.encoding,
-                                   self.config.jpeg_quality)
+        start = time.perf_counter()
+        image = images.encode_image(images.resize(output, *size), self.config.encoding,
+                                    self.config.jpeg_quality)
+        self._stages.encode.observe(time.perf_counter() - start)
+        return image
 
     def _error(self, reply: pb.TranslateResponse, exc: BaseException) -> pb.TranslateResponse:
         code = status_for(exc)

@@ -2,21 +2,30 @@
 no benchmark runs."""
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
 
-RUN_ALL = Path(__file__).resolve().parent.parent / "bench" / "run_all.py"
+ROOT = Path(__file__).resolve().parent.parent
+RUN_ALL = ROOT / "bench" / "run_all.py"
 
 
 def load_run_all():
-    spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # run_all imports its neighbours (targets), as when run as a script; bench/ leaves the path
+    # afterwards so that its scripts (engines.py, train.py) never shadow another import.
+    sys.path.insert(0, str(RUN_ALL.parent))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(RUN_ALL.parent))
     return module
 
 
@@ -94,5 +103,59 @@ def test_render_writes_markdown_json_and_plots(tmp_path):
     assert "| onnxruntime | 12.5 | 13.9 | 72.0 | 1.25x | 1.00x | inf |" in md
     assert "- openvino: unavailable" in md
     assert "| 4 streams, 4 in flight | 48.0 |" in md and "0.96x" in md
+    assert "| 20.00 | batch 4 |" in md  # served cpu ms/frame, then the bare side
     assert "**+1.5 MB**" in md
     assert "Test CPU, 2 cores" in md
+
+
+def test_targets_table_puts_this_runs_numbers_next_to_the_targets():
+    targets = load_run_all().targets
+    results = copy.deepcopy(RESULTS)
+    for row, served_cpu in zip(results["benches"]["service"]["rows"], (30.0, 22.0, 21.0, 24.0)):
+        row["served"]["cpu_ms_per_frame"] = served_cpu  # bare: 20 ms/frame in every row
+    lines = targets.table(results)
+    assert lines[0] == "| what | now (this run) | target |"
+    cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in lines[2:]}
+    assert len(cells) == len(targets.TARGETS) == 5
+    assert cells[targets.TARGETS[0].what] == "2.00 ms/frame (missed)"  # median of 2, 1, 4
+    assert cells["4 streams served / bare batch 4"] == "0.96× (met)"
+    assert cells["1 stream p50 over bare batch 1"] == "+2.00 ms (missed)"
+    assert cells[targets.TARGETS[3].what] == "2.50× (loss drift 1.00%) (met)"
+    assert cells[targets.TARGETS[4].what].startswith("not measured")
+
+    results["benches"]["service"]["returncode"] = 3
+    del results["benches"]["train"]
+    cells = [line.split(" | ")[1] for line in targets.table(results)[2:]]
+    assert cells[:3] == ["bench/service.py failed (exit status 3)"] * 3
+    assert cells[3].startswith("not run")
+
+
+def test_readme_targets_block_is_rewritten_in_place(tmp_path):
+    targets = load_run_all().targets
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n## Performance\n\n{targets.BEGIN}\nold\n{targets.END}\n\n"
+                      "## Known limits\n")
+    targets.rewrite_readme(readme, RESULTS)
+    once = readme.read_text()
+    assert "old" not in once and "| 4 streams served / bare batch 4 | 0.96× (met) |" in once
+    assert once.startswith("# title\n\n## Performance\n\n" + targets.BEGIN)
+    assert once.endswith(targets.END + "\n\n## Known limits\n")
+    assert "(quick settings) on 2026-01-01" in once and "commit abc1234" in once
+    assert "exceeded" not in once  # no load recorded
+    targets.rewrite_readme(readme, RESULTS)
+    assert readme.read_text() == once  # idempotent
+    busy = copy.deepcopy(RESULTS)
+    busy["benches"]["service"]["load_average"] = {"before": 1.0, "after": 5.0}
+    assert "load exceeded the 2 cores" in targets.provenance(busy)
+
+    readme.write_text("no markers\n")
+    with pytest.raises(targets.MarkersMissing):
+        targets.rewrite_readme(readme, RESULTS)
+
+
+def test_the_readme_has_one_targets_block():
+    targets = load_run_all().targets
+    text = (ROOT / "README.md").read_text()
+    assert text.count(targets.BEGIN) == 1 and text.count(targets.END) == 1
+    performance = text.index("## Performance")
+    assert performance < text.index(targets.BEGIN) < text.index("\n## ", performance + 1)

@@ -1,0 +1,143 @@
+"""The performance targets of issue 15 with this run's numbers next to them.
+
+bench/run_all.py prints this table last, puts it at the top of results.md, and with --readme
+rewrites the block of README.md between the two markers below from it (make bench does).
+Each "now" is computed from the results of the same run only; a target whose baseline no bench
+here measures says so instead of borrowing an old number.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+BEGIN = "<!-- bench:targets begin (bench/run_all.py --readme writes this block; edits are lost) -->"
+END = "<!-- bench:targets end -->"
+
+
+class MarkersMissing(ValueError):
+    """The README has no block to rewrite."""
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    target: str
+    measure: Callable[[dict], tuple[str, bool | None]]  # results -> (now, met; None = unknown)
+
+
+def _bench(results: dict, name: str) -> dict | None:
+    """The bench's payload when it ran and succeeded, else None."""
+    bench = results.get("benches", {}).get(name)
+    if not bench or bench.get("returncode", 0) != 0 or not bench.get("rows"):
+        return None
+    return bench
+
+
+def _missing(results: dict, name: str) -> tuple[str, None]:
+    bench = results.get("benches", {}).get(name)
+    if bench is None:
+        return f"not run (bench/{name}.py was left out)", None
+    return f"bench/{name}.py failed (exit status {bench.get('returncode')})", None
+
+
+def service_cpu_outside_inference(results: dict) -> tuple[str, bool | None]:
+    """CPU ms per frame of server + client minus the bare backend's, median over the
+    back-to-back rows (1, 4 and 16 streams)."""
+    bench = _bench(results, "service")
+    if bench is None:
+        return _missing(results, "service")
+    extra = [r["served"]["cpu_ms_per_frame"] - r["bare"]["cpu_ms_per_frame"]
+             for r in bench["rows"] if not r["paced"]]
+    value = statistics.median(extra)
+    return f"{value:.2f} ms/frame", value <= 1.5
+
+
+def four_streams_over_bare(results: dict) -> tuple[str, bool | None]:
+    bench = _bench(results, "service")
+    if bench is None:
+        return _missing(results, "service")
+    (row,) = [r for r in bench["rows"] if r["streams"] == 4 and not r["paced"]]
+    ratio = row["served_over_bare_fps"]
+    return f"{ratio:.2f}×", ratio >= 0.90
+
+
+def one_stream_p50_over_bare(results: dict) -> tuple[str, bool | None]:
+    bench = _bench(results, "service")
+    if bench is None:
+        return _missing(results, "service")
+    (row,) = [r for r in bench["rows"] if r["paced"]]
+    delta = row["p50_delta_ms"]
+    return f"{delta:+.2f} ms", delta <= 1.0
+
+
+def training_step(results: dict) -> tuple[str, bool | None]:
+    bench = _bench(results, "train")
+    if bench is None:
+        return _missing(results, "train")
+    (row,) = [r for r in bench["rows"] if "[default]" in r["variant"]]
+    drifts = [d for d in (row.get("g_l1_drift"), row.get("d_drift")) if d is not None]
+    drift = max(drifts) if drifts else None
+    drift_text = f"{drift:.2%}" if drift is not None else "unknown"
+    met = row["vs_baseline"] >= 2.0 and drift is not None and drift <= 0.01
+    return f"{row['vs_baseline']:.2f}× (loss drift {drift_text})", met
+
+
+def video_file(results: dict) -> tuple[str, bool | None]:
+    return ("not measured by make bench: its baseline is the official code's test.py, which "
+            "is not in this repository", None)
+
+
+TARGETS = (
+    Target("service CPU outside inference, raw 256² frames (server + client, bench/service.py "
+           "cpu/frame minus bare, median of the 1/4/16-stream rows)", "≤ 1.5 ms/frame",
+           service_cpu_outside_inference),
+    Target("4 streams served / bare batch 4", "≥ 0.90×", four_streams_over_bare),
+    Target("1 stream p50 over bare batch 1", "≤ +1.0 ms", one_stream_p50_over_bare),
+    Target("training step vs the official fp32 step (bench/train.py)",
+           "≥ 2.0× at loss drift ≤ 1%", training_step),
+    Target("720p file, pix2pix-client video default path and --server-decode vs ffmpeg → "
+           "official test.py → ffmpeg", "≥ 5× on both paths", video_file),
+)
+
+
+def table(results: dict) -> list[str]:
+    """The Markdown table: what | now (this run) | target."""
+    lines = ["| what | now (this run) | target |", "|---|---|---|"]
+    for t in TARGETS:
+        now, met = t.measure(results)
+        verdict = {True: " (met)", False: " (missed)", None: ""}[met]
+        lines.append(f"| {t.what} | {now}{verdict} | {t.target} |")
+    return lines
+
+
+def provenance(results: dict) -> str:
+    m = results.get("machine", {})
+    loads = [f"{name} {b['load_average']['before']:.1f}→{b['load_average']['after']:.1f}"
+             for name, b in results.get("benches", {}).items() if b.get("load_average")]
+    commit = m.get("git_commit") or "?"
+    text = (f"`bench/run_all.py` ({results.get('mode')} settings) on {results.get('date')}: "
+            f"{m.get('cpu_model')}, {m.get('cores')} cores, commit {commit}"
+            f"{' with local changes' if m.get('git_dirty') else ''}; 1-minute load average "
+            f"before→after each bench: {', '.join(loads) or 'not recorded'}.")
+    peak = max((max(b["load_average"].values()) for b in results.get("benches", {}).values()
+                if b.get("load_average")), default=0.0)
+    if m.get("cores") and peak > m["cores"]:
+        text += (f" **The load exceeded the {m['cores']} cores**: other work shared them, so "
+                 "wall-clock ratios here mostly measure who got the cores; re-run on a quiet "
+                 "machine before trusting a verdict.")
+    return text
+
+
+def readme_block(results: dict) -> str:
+    return "\n".join([BEGIN, provenance(results), "", *table(results), END])
+
+
+def rewrite_readme(path: Path, results: dict) -> None:
+    """Replaces the marked block of the README at ``path`` with this run's table."""
+    text = Path(path).read_text()
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        raise MarkersMissing(f"{path} has no block between {BEGIN!r} and {END!r}")
+    Path(path).write_text(text[:start] + readme_block(results) + text[end + len(END):])
