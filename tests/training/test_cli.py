@@ -131,13 +131,17 @@ def test_progress_bar_shows_the_losses(tmp_path, capsys, monkeypatch):
         assert re.search(loss + r" \d+\.\d{3}", err), err
 
 
-def test_the_optimisers_are_the_papers_adam(tmp_path):
+def test_the_run_records_the_papers_loss_and_adam_by_default(tmp_path):
+    """No loss or optimiser flags: the saved run config and optimisers hold the paper's
+    settings (tests/training/test_step.py checks that the step computes with them)."""
     data = make_aligned_folder(tmp_path / "data", count=3)
     assert train_cli.main(["--data", str(data), "--out", str(tmp_path / "r"), *TINY,
                            "--epochs", "1", "--epochs-decay", "0", "--no-engine"]) == 0
     from pix2pix_stream.pix2pix.checkpoint import load_checkpoint
 
     state = load_checkpoint(tmp_path / "r" / "latest.pt")
+    assert state["train_config"]["optim"] == {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                                              "gan_mode": "vanilla", "lambda_l1": 100.0}
     for key in ("optimizer_G", "optimizer_D"):
         (group,) = state[key]["param_groups"]
         assert group["betas"] == (0.5, 0.999) and group["initial_lr"] == 2e-4
