@@ -178,7 +178,7 @@ def test_resuming_at_max_steps_trains_no_further(tmp_path, capsys):
 
 
 def test_eval_cli_scores_a_checkpoint_and_writes_a_contact_sheet(tmp_path, capsys):
-    data = make_aligned_folder(tmp_path / "data", count=4)
+    data = make_aligned_folder(tmp_path / "data", count=4, size=128)  # the model's size: no resize
     out = tmp_path / "run"
     assert train_cli.main(["--data", str(data), "--out", str(out), *TINY, "--epochs", "1",
                            "--epochs-decay", "0", "--no-engine"]) == 0
@@ -187,9 +187,41 @@ def test_eval_cli_scores_a_checkpoint_and_writes_a_contact_sheet(tmp_path, capsy
     assert eval_cli.main([str(out / "latest.pt"), "--data", str(data), "--sheet", str(sheet),
                           "--sheet-rows", "3", "--json", "--no-progress"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["count"] == 4 and 0 < result["l1"] < 2 and -1 <= result["ssim"] <= 1
+    want = scores_of(out / "latest.pt", sorted(data.glob("*.png")))
+    assert result["count"] == 4
+    assert result["l1"] == pytest.approx(want["l1"], abs=1e-5)
+    assert result["psnr"] == pytest.approx(want["psnr"], abs=1e-3)
+    assert result["ssim"] == pytest.approx(want["ssim"], abs=1e-5)
     image = np.asarray(Image.open(sheet))
     assert image.shape == (3 * 128 + 2 * 2, 3 * 128 + 2 * 2, 3)
+
+
+def scores_of(checkpoint: Path, pairs: list[Path]) -> dict[str, float]:
+    """Mean L1 (in [-1, 1]), PSNR and SSIM (in [0, 1]) of the checkpoint's generator, in eval
+    mode, on aligned A|B images at its size: computed here, but for SSIM's window arithmetic
+    (pix2pix.metrics.ssim, tested on its own in test_losses_metrics.py)."""
+    import torch
+
+    from pix2pix_stream.networks.models import UnetGenerator
+    from pix2pix_stream.pix2pix.checkpoint import load_checkpoint
+    from pix2pix_stream.pix2pix.metrics import ssim
+
+    state = load_checkpoint(checkpoint)
+    generator = UnetGenerator(**state["generator_config"])
+    generator.load_state_dict(state["generator"])
+    generator.eval()
+    l1, psnr, similarity = [], [], []
+    for path in pairs:
+        pair = torch.from_numpy(np.array(Image.open(path).convert("RGB"))).float()
+        a, b = (half.permute(2, 0, 1)[None] / 127.5 - 1 for half in pair.chunk(2, dim=1))
+        with torch.no_grad():
+            fake = generator(a)
+        l1.append(float((fake - b).abs().mean()))
+        mse = float((((fake.clamp(-1, 1) + 1) / 2 - (b + 1) / 2) ** 2).mean())
+        psnr.append(10 * np.log10(1 / mse))
+        similarity.append(float(ssim(fake, b)[0]))
+    return {"l1": float(np.mean(l1)), "psnr": float(np.mean(psnr)),
+            "ssim": float(np.mean(similarity))}
 
 
 def test_eval_cli_reports_a_missing_checkpoint(tmp_path, capsys):
