@@ -3,7 +3,6 @@ serving the real tiny ONNX engines from tests/conftest.py."""
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import sys
 import urllib.request
@@ -78,15 +77,17 @@ def metric(running_server, name: str, labels: str = "") -> float:
     return total
 
 
+# Runs pix2pix-client's main() in the child after giving SIGINT Python's own handler back: a
+# test run started in the background (`cmd &` in a script, as CI may do) hands its children
+# SIGINT ignored, Python then installs no KeyboardInterrupt handler, and the Ctrl-C tests would
+# test nothing. Set up in the child itself, not with preexec_fn: that runs Python code between
+# fork and exec in this process, whose gRPC threads may hold locks then (a deadlock, seen as
+# test_process.py timeouts under load).
+_CHILD = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "from pix2pix_stream.client.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
 def cli_process(*args: str, **popen) -> subprocess.Popen:
-    """pix2pix-client in its own process (for signals and clean sys.modules). SIGINT is reset
-    to its default first: a test run started in the background (`cmd &` in a script, as CI may
-    do) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so the
-    Ctrl-C tests would test nothing."""
-    return subprocess.Popen([sys.executable, "-m", "pix2pix_stream.client.cli", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint, **popen)
-
-
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    """pix2pix-client in its own process (for signals and clean sys.modules)."""
+    return subprocess.Popen([sys.executable, "-c", _CHILD, *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)

@@ -47,6 +47,31 @@ def test_concurrent_streams_on_one_channel(address):
     assert [len(r) for r in run(main())] == [3, 4, 5]
 
 
+def test_frames_are_consumed_lazily_while_replies_arrive(address):
+    """As the sync client's test: frame i + 1 is made only once frame i's reply arrived."""
+    async def main():
+        replied = asyncio.Event()
+        waited_in_vain, outputs = [], []
+
+        async def frames():
+            for i in range(4):
+                replied.clear()
+                yield drawn_frame(i)
+                try:
+                    await asyncio.wait_for(replied.wait(), 10)
+                except asyncio.TimeoutError:
+                    waited_in_vain.append(i)
+
+        async with AsyncTranslatorClient(address) as client:
+            async for out in client.translate_frames(frames(), model="tiny"):
+                outputs.append(out)
+                replied.set()
+        return outputs, waited_in_vain
+
+    outputs, waited_in_vain = run(main())
+    assert len(outputs) == 4 and not waited_in_vain
+
+
 @pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
 def test_translate_video(address, clip, tmp_path, server_decode):
     async def main():

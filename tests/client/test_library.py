@@ -1,12 +1,16 @@
 """The client library against a real server: frames, images, models, health, typed errors."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
 from pix2pix_stream.client import (ClientError, InvalidInputError, ModelNotFoundError, ServerUnavailableError,
                     TranslatorClient)
 from pix2pix_stream.media.synthetic import drawn_frame
+
+LAZY_WAIT_S = 10  # how long a frame source waits for the reply to its last frame
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +41,24 @@ def test_translate_frames_returns_every_frame_in_order(client, reference):
 
 
 def test_frames_are_consumed_lazily_while_replies_arrive(client):
-    produced = []
+    """The next frame is made only after the previous one's reply arrived: a client that
+    collects the frames before sending waits here in vain (and the test fails), a streaming one
+    goes on at once."""
+    replied = threading.Event()
+    waited_in_vain = []
 
     def frames():
-        for i in range(6):
-            produced.append(i)
+        for i in range(4):
+            replied.clear()
             yield drawn_frame(i)
+            if not replied.wait(LAZY_WAIT_S):
+                waited_in_vain.append(i)
 
-    replies = client.translate_frames(frames(), model="tiny")
-    first = next(replies)
-    assert first.shape == (48, 64, 3)
-    assert len(produced) < 6 or len(list(replies)) == 5  # streaming, not collect-then-send
-    replies.close()
+    outputs = []
+    for out in client.translate_frames(frames(), model="tiny"):
+        outputs.append(out)
+        replied.set()
+    assert len(outputs) == 4 and not waited_in_vain
 
 
 def test_output_size_and_encodings(client):

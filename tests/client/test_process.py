@@ -19,11 +19,15 @@ from pix2pix_stream.media.synthetic import make_clip, probe
 from tests.server.helpers import stall_inference
 
 
+HEAVY = ("torch", "onnxruntime", "onnx", "openvino", "tensorrt", "pix2pix_stream.engines",
+         "pix2pix_stream.pix2pix", "pix2pix_stream.networks", "pix2pix_stream.server")
+
+
 def test_client_imports_neither_torch_nor_onnxruntime():
-    code = ("import sys, client, pix2pix_stream.client.cli, client.commands, client.webcam; "
-            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'onnxruntime', 'onnx', 'openvino', 'tensorrt', 'engines', 'pix2pix', "
-            "'server')); print(heavy)")
+    code = ("import sys, pix2pix_stream.client, pix2pix_stream.client.cli, "
+            "pix2pix_stream.client.commands, pix2pix_stream.client.webcam; "
+            f"print(sorted(m for m in sys.modules for h in {HEAVY!r} "
+            f"if m == h or m.startswith(h + '.')))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
@@ -92,11 +96,15 @@ def test_ctrl_c_during_webcam_keeps_a_playable_recording(address, tmp_path):
     process = cli_process("webcam", "--device", str(device), "--model", "tiny", "--record",
                           str(record), "--server", address)
     stdout = Watcher(process.stdout)
-    code = interrupt(process, stdout, r"fps +\d")  # the first once-a-second report
+    # The first once-a-second report; it counts the replies so far, the last one not yet
+    # recorded. (How many arrive in that second depends on the machine's load.)
+    report = stdout.wait_for(r"fps +\d.* frames (\d+) ")
+    process.send_signal(signal.SIGINT)
+    code = process.wait(timeout=60)
     stdout.join()
     assert code == exit_codes.INTERRUPTED, process.stderr.read()[-2000:]
     shown = probe(record)
-    assert 10 <= shown["frames"] < 200 and shown["width"] == 128
+    assert int(report.group(1)) - 1 <= shown["frames"] < 200 and shown["width"] == 128
 
 
 def test_console_script_is_installed():
