@@ -54,6 +54,11 @@ class UploadBuffer:
             self._cond.notify_all()
 
     @property
+    def finished(self) -> bool:
+        """The last byte has arrived (or the upload was ended early)."""
+        return self._finished
+
+    @property
     def size(self) -> int:
         return self._size
 

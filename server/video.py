@@ -69,7 +69,7 @@ class _VideoItem:
 class VideoJob:
     def __init__(self, model: LoadedModel, plan: VideoPlan, upload: UploadBuffer, *,
                  max_pixels: int, queue_depth: int, tmp_dir: Path | None, metrics: Metrics,
-                 notify: Callable[[pb.VideoProgress | None], None]):
+                 notify: Callable[[pb.VideoProgress | None], None], budget=None):
         self.model = model
         self.plan = plan
         self.upload = upload
@@ -79,6 +79,7 @@ class VideoJob:
         self.frames_out = 0
         self._max_pixels = max_pixels
         self._notify = notify  # progress messages, then None once the job is over
+        self._budget = budget  # server.limits.JobBudget: output limits, checked as frames go
         self._metrics = metrics
         self._items: queue.Queue = queue.Queue(maxsize=queue_depth)
         self._output_ready = threading.Event()
@@ -149,6 +150,8 @@ class VideoJob:
             video.thread_type = "AUTO"
             audio = container.streams.audio[0] if container.streams.audio else None
             self._frames_total = video.frames
+            if self._budget is not None:
+                self._budget.check_start(video.frames, *self._output_frame_size(width, height))
             rate = video.average_rate or video.guessed_rate or Fraction(25)
             self._pts_step = max(1, round(1 / (Fraction(rate) * video.time_base)))
             self._put(("start", InputInfo(video, audio, Fraction(rate), video.time_base,
@@ -201,6 +204,10 @@ class VideoJob:
         self._metrics.frames_in.labels(self.model.name).inc()
         return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
 
+    def _output_frame_size(self, width: int, height: int) -> tuple[int, int]:
+        width, height = self.plan.output_size or (width, height)
+        return (width * 2 if self.plan.side_by_side else width), height
+
     def _next_pts(self, frame: av.VideoFrame) -> int:
         # Some AVI streams carry no timestamps: continue at the stream's frame rate.
         if frame.pts is not None:
@@ -245,6 +252,8 @@ class VideoJob:
                 writer.write_frame(payload.future.result(), payload.pts, payload.source)
                 self.frames_out += 1
                 self._metrics.frames_out.labels(self.model.name).inc()
+                if self._budget is not None:
+                    self._budget.check_progress(self.frames_out, self.output_path)
                 if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
                     last_progress = time.monotonic()
                     self._notify(self._progress())
