@@ -33,6 +33,7 @@ import numpy as np
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
+from pix2pix_stream.server.job_cleanup import release_references
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import LoadedModel
 from pix2pix_stream.server.upload import UploadBuffer
@@ -117,6 +118,7 @@ class VideoJob:
             thread.join(timeout)
         self.upload.release()
         shutil.rmtree(self._dir, ignore_errors=True)
+        release_references(self, self._items)
 
     # -- decoder thread ----------------------------------------------------------------------
 
@@ -133,6 +135,10 @@ class VideoJob:
                 "error", VideoStoppedError("the client stopped the job before any frame "
                                            "was translated"))
         self._put(outcome)
+        # Not left in this frame: exception -> traceback -> this frame -> exception is a cycle
+        # that keeps the demuxer's frames (the container, FFmpeg's decoder threads) alive until
+        # the garbage collector happens to run.
+        del outcome
 
     def _demux_and_decode(self, logs: list) -> None:
         try:
