@@ -10,6 +10,7 @@ from pathlib import Path
 from pix2pix_stream.client import exit_codes
 from pix2pix_stream.client.config import DEFAULT_SERVER, SERVER_ENV, ClientConfig, server_from_env
 from pix2pix_stream.client.errors import ClientError
+from pix2pix_stream.client.partial import partial_note
 
 TOKEN_ENV = "PIX2PIX_TOKEN"
 
@@ -133,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         if code == exit_codes.FAILED and not isinstance(exc, ClientError):
             raise  # a bug, not an expected failure: keep the traceback
         print(f"pix2pix-client: {exc}", file=sys.stderr)
+        if partial_note(exc):
+            print(f"pix2pix-client: {partial_note(exc)}", file=sys.stderr)
         return code
 
 

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from pix2pix_stream.client.errors import InputFileError, StoppedError
+from pix2pix_stream.client.partial import check_complete
 from pix2pix_stream.client.pipeline import Prefetcher
 from pix2pix_stream.client.video_io import VideoSink, VideoSource
 
@@ -72,11 +73,14 @@ class LocalVideoJob:
         return self
 
     def _until_stopped(self) -> Iterator[tuple[np.ndarray, int]]:
+        decoded = 0
         for item in self._prefetcher:
             if self._stop is not None and self._stop.is_set():
                 self.stopped = True
                 return
+            decoded += 1
             yield item
+        check_complete(self.source, decoded)
 
     def inputs(self) -> Iterator[np.ndarray]:
         """The frames to translate; safe to iterate from gRPC's sender thread."""
@@ -113,7 +117,7 @@ class LocalVideoJob:
                 self.sink.write_audio(self.source.take_audio())
         finally:
             try:
-                self.sink.close()
+                self.sink.close(partial=not complete or self.stopped)
             finally:
                 self.source.close()
 

@@ -15,6 +15,7 @@ from pix2pix_stream.client.config import ClientConfig, as_config
 from pix2pix_stream.client.errors import ClientError, ServerError, from_rpc_error
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
 from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
+from pix2pix_stream.client.partial import with_partial_output
 from pix2pix_stream.client.pipeline import RequestFeed
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos.translator_pb2_grpc import TranslatorStub
@@ -150,10 +151,15 @@ class TranslatorClient:
                                                    side_by_side=side_by_side, progress=progress,
                                                    codec=codec, stop=stop)
         self.wait_until_ready()  # before the output file is created
-        with LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
-                           audio=audio, progress=progress, stop=stop) as job:
-            for image in self.translate_frames(job.inputs(), model=model, size=size):
-                job.write(image)
+        job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
+                            audio=audio, progress=progress, stop=stop)
+        try:
+            with job:
+                for image in self.translate_frames(job.inputs(), model=model, size=size):
+                    job.write(image)
+        except ClientError as exc:
+            sink = job.sink
+            raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
         return job.result()
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,

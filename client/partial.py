@@ -1,0 +1,35 @@
+"""Honest partial results: a video run that ends early (a failure, a truncated input) keeps the
+frames it has, never in place of an earlier output (client.output_file), and says where they are
+and how many. A truncated input is reported the same way whether the client or the server
+decodes it: "decoded 25 of 36 frames", exit code 5, the decoded frames kept as a partial
+output."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pix2pix_stream.client.errors import ClientError, InputFileError
+
+
+def check_complete(source, decoded: int) -> None:
+    """Raises InputFileError when fewer frames decoded than the container lists (a cut or
+    damaged file ends early without a decoding error)."""
+    listed = source.video.frames  # exact when the container records it (MP4, AVI), else 0
+    if listed and decoded < listed:
+        raise InputFileError(f"{source.path} is truncated or corrupt: decoded {decoded} of "
+                             f"{listed} frames")
+
+
+def with_partial_output(error: ClientError, path: str | Path | None, frames: int) -> ClientError:
+    """``error``, noting the partial output that was kept (``path`` None: nothing was)."""
+    if path is not None and frames:
+        error.partial_output = (str(path), frames)
+    return error
+
+
+def partial_note(error: BaseException) -> str:
+    """The line a CLI prints about a kept partial output, or ""."""
+    kept = getattr(error, "partial_output", None)
+    if not kept:
+        return ""
+    path, frames = kept
+    return f"the {frames} frames done were kept in {path} (partial output, playable)"
