@@ -44,6 +44,9 @@ def _connection_options() -> argparse.ArgumentParser:
                    help="seconds to wait for a connection before giving up (default 10)")
     g.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="deadline of short calls such as models and health (default 30)")
+    g.add_argument("--failovers", type=int, default=3, metavar="N",
+                   help="times in a row a stream or video job cut off by a server going away "
+                        "resumes on another replica (--server A,B) before giving up (default 3)")
     return p
 
 
@@ -106,7 +109,8 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     tls = str(args.tls_ca) if args.tls_ca else (True if args.tls else None)
     return ClientConfig(target=args.server, token=args.token or None, tls=tls,
                         tls_server_name=args.tls_server_name,
-                        connect_timeout_s=args.connect_timeout, call_timeout_s=args.timeout)
+                        connect_timeout_s=args.connect_timeout, call_timeout_s=args.timeout,
+                        max_failovers=args.failovers)
 
 
 def main(argv: list[str] | None = None) -> int:

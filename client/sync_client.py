@@ -13,6 +13,7 @@ from pix2pix_stream.client import remote_video as rv
 from pix2pix_stream.client.channel import call_metadata, open_channel, unreachable
 from pix2pix_stream.client.config import ClientConfig, as_config
 from pix2pix_stream.client.errors import ClientError, ServerError, from_rpc_error
+from pix2pix_stream.client.failover import Failover, ReplayableRequests
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
 from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
 from pix2pix_stream.client.partial import with_partial_output
@@ -60,6 +61,17 @@ class TranslatorClient:
                 raise unreachable(self.config) from None
             self._connected.set()
 
+    def _a_replica_is_up(self) -> bool:
+        """Waits (up to the connect timeout) until the channel has a server to talk to: after a
+        failover, the one that went away is skipped by round_robin once it is down."""
+        ready = grpc.channel_ready_future(self._channel)
+        try:
+            ready.result(timeout=self.config.connect_timeout_s)
+            return True
+        except grpc.FutureTimeoutError:
+            ready.cancel()
+            return False
+
     def close(self) -> None:
         self._channel.close()
 
@@ -97,22 +109,30 @@ class TranslatorClient:
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
                                   jpeg_quality=jpeg_quality)
         self.wait_until_ready()
-        feed = RequestFeed(fr.translate_requests(config, frames, input_encoding))
-        call = self._stub.Translate(feed, metadata=self._metadata,
-                                    timeout=self.config.stream_timeout_s)
+        source = ReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
-        try:
-            for reply in call:
+        failover = Failover(self.config.max_failovers)
+        while True:  # one call, or more when a replica goes away mid-stream (client.failover)
+            feed = RequestFeed(source.requests(config))
+            call = self._stub.Translate(feed, metadata=self._metadata,
+                                        timeout=self.config.stream_timeout_s)
+            try:
+                for reply in call:
+                    if feed.error is not None:
+                        raise feed.error
+                    checked = checker.check(reply)
+                    source.answered(reply.sequence)
+                    failover.progressed()
+                    yield checked
+                break
+            except grpc.RpcError as exc:
                 if feed.error is not None:
-                    raise feed.error
-                yield checker.check(reply)
-        except grpc.RpcError as exc:
-            if feed.error is not None:
-                raise feed.error from None
-            raise from_rpc_error(exc, self.target, "Translate") from None
-        finally:
-            feed.stop()
-            call.cancel()
+                    raise feed.error from None
+                if not failover.retry(exc) or not self._a_replica_is_up():
+                    raise from_rpc_error(exc, self.target, "Translate") from None
+            finally:
+                feed.stop()
+                call.cancel()
         if feed.error is not None:
             raise feed.error
 
@@ -166,14 +186,21 @@ class TranslatorClient:
                                    progress, codec, stop) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         self.wait_until_ready()
+        failover = Failover(self.config.max_failovers)
         with rv.open_input(src) as source:
-            upload = rv.Upload(config, source, stop)
-            writer = rv.ReplyWriter(dst, progress)
-            try:
-                error = self._video_call(upload, writer, f"TranslateVideo of {src}")
-            except BaseException:
-                writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
-                raise
+            while True:  # a job whose server went away is sent again, whole, to another replica
+                upload = rv.Upload(config, source, stop)
+                writer = rv.ReplyWriter(dst, progress)
+                try:
+                    error = self._video_call(upload, writer, f"TranslateVideo of {src}")
+                except BaseException:
+                    writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
+                    raise
+                if error is None or upload.stop_sent or writer.done is not None \
+                        or not failover.retry(error) or not self._a_replica_is_up():
+                    break
+                writer.close(keep=False)
+                source.seek(0)
         return rv.conclude(writer, upload, error, self.target)
 
     def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter,

@@ -20,8 +20,8 @@ class DrainSignal(asyncio.Event):
 
     async def wait_until_expiring(self) -> None:
         """Returns shortly before the grace ends: early enough for a call to send its status
-        and log its close line (a quarter of the grace, at most one second)."""
+        and log its close line (half the grace, at most one second, before its end)."""
         await self.wait()
         loop = asyncio.get_running_loop()
         grace_left = (self.deadline or loop.time()) - loop.time()
-        await asyncio.sleep(max(0.0, grace_left - min(1.0, grace_left / 4)))
+        await asyncio.sleep(max(0.0, grace_left - min(1.0, grace_left / 2)))

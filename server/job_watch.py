@@ -43,6 +43,11 @@ class JobWatch:
         self._job.cancel()
         return None
 
+    @property
+    def out_of_grace(self) -> bool:
+        """The drain's grace is about to end: no time to wait for the job's threads."""
+        return isinstance(self.ended, ShuttingDownError)
+
     def raise_if_ended_by_server(self) -> None:
         if self.ended is not None:
             raise self.ended

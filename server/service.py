@@ -151,7 +151,9 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             watch.close()
             feeder.cancel()
             job.cancel()
-            await loop.run_in_executor(None, job.close)
+            closing = loop.run_in_executor(None, job.close)
+            if not watch.out_of_grace:  # then the status must go now; the threads end anyway
+                await closing
 
     # -- call bookkeeping ----------------------------------------------------------------------
 
