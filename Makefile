@@ -3,7 +3,7 @@
 # Both write bench/results/: results.json, results.md, service.png, engines.png, one log per bench.
 PYTHON ?= .venv/bin/python
 
-.PHONY: setup test demo bench bench-quick
+.PHONY: setup test demo bench bench-quick chaos
 
 setup:
 	bash scripts/setup.sh
@@ -19,3 +19,8 @@ bench:
 
 bench-quick:
 	$(PYTHON) bench/run_all.py --quick
+
+# Bounded loopback chaos run (bench/chaos.py): bad inputs, disconnect storms, idle floods,
+# oversized jobs, SIGTERM / kill -9 of a replica under a two-replica client; one table of losses.
+chaos:
+	$(PYTHON) bench/chaos.py

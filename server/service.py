@@ -18,6 +18,7 @@ from pix2pix_stream.server.config import ServerConfig
 from pix2pix_stream.server.admission import Admission, Ticket
 from pix2pix_stream.server.errors import StreamConfigError, describe, status_for
 from pix2pix_stream.server.idle import idle_limited
+from pix2pix_stream.server.job_cleanup import close_when_abandoned
 from pix2pix_stream.server.job_watch import JobWatch, delivers_output, ended_by_limit
 from pix2pix_stream.server.limits import JobBudget
 from pix2pix_stream.server.metrics import Metrics
@@ -96,6 +97,7 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         try:
             self._admit(call, context)
             job_state: dict = {}  # the idle timeout watches the upload, not the job after it
+            close_when_abandoned(context, job_state)
             request_iterator = idle_limited(
                 request_iterator, self._config.idle_timeout_s, "upload chunk",
                 watching=lambda: "upload" not in job_state or not job_state["upload"].finished)
@@ -128,6 +130,7 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                        tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
                        notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item),
                        budget=budget)
+        job_state["job"] = job
         call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
                                "upload_bytes": upload.size, **({"stopped": True} if job.stopped
                                                                else {})}
@@ -154,6 +157,7 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             closing = loop.run_in_executor(None, job.close)
             if not watch.out_of_grace:  # then the status must go now; the threads end anyway
                 await closing
+            job_state["closed"] = True
 
     # -- call bookkeeping ----------------------------------------------------------------------
 

@@ -118,7 +118,7 @@ class VideoJob:
             thread.join(timeout)
         self.upload.release()
         shutil.rmtree(self._dir, ignore_errors=True)
-        release_references(self, self._items)
+        release_references(self._items, self.error, self.upload.failure)
 
     # -- decoder thread ----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ baseline."""
 from __future__ import annotations
 
 import threading
+import time
 
 import grpc
 import pytest
@@ -62,3 +63,76 @@ def test_cancelled_jobs_leave_nothing_behind(make_server, tmp_path, clip):
         assert len(cancelled) == JOBS and sum(cancelled) >= JOBS * 0.8, cancelled
         assert settle(baseline, spool) == {}
         assert translate_video(stub, clip).done is not None  # still serving
+
+
+def cancel_during_upload(stub, data: bytes) -> None:
+    """A call cancelled while its upload is still arriving (the decoder waits for bytes)."""
+    def slow_upload():
+        yield from upload_requests(data[: len(data) // 2], chunk_size=2048, mark_last=False)
+        time.sleep(5)
+
+    call = stub.TranslateVideo(slow_upload())
+    timer = threading.Timer(0.3, call.cancel)
+    timer.start()
+    try:
+        for _ in call:
+            pass
+    except grpc.RpcError:
+        pass
+    timer.cancel()
+
+
+def test_failed_and_cut_uploads_leave_nothing_behind(make_server, tmp_path, clip):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = make_server(video_tmp_dir=spool)
+    channel, stub = channel_stub(server.port)
+    kinds = [lambda: translate_video(stub, clip[: len(clip) * 2 // 3]),       # cut: INVALID_ARGUMENT
+             lambda: translate_video(stub, bytes(range(256)) * 200),         # not a video
+             lambda: cancel_during_upload(stub, clip)]
+    with channel:
+        assert translate_video(stub, clip).done is not None
+        for kind in kinds:
+            kind()
+        baseline = held(spool)
+        for _ in range(6):
+            for kind in kinds:
+                kind()
+        assert settle(baseline, spool) == {}
+
+
+def test_a_disconnect_storm_leaves_nothing_behind(make_server, tmp_path, clip):
+    """Calls cut at random moments on channels that are dropped right after."""
+    import random
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = make_server(video_tmp_dir=spool)
+    rng = random.Random(3)
+
+    def one(delay_s: float) -> None:
+        channel, stub = channel_stub(server.port)
+        call = stub.TranslateVideo(upload_requests(clip, chunk_size=2048))
+        timer = threading.Timer(delay_s, call.cancel)
+        timer.start()
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError:
+            pass
+        timer.cancel()
+        channel.close()
+
+    warm = [threading.Thread(target=one, args=(10.0,)) for _ in range(8)]  # grow the pools
+    for thread in warm:
+        thread.start()
+    for thread in warm:
+        thread.join(60)
+    baseline = held(spool)
+    for start in range(0, 24, 8):
+        threads = [threading.Thread(target=one, args=(rng.uniform(0.01, 0.6),)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert settle(baseline, spool) == {}
