@@ -54,12 +54,8 @@ def test_cancelled_jobs_leave_nothing_behind(make_server, tmp_path, clip):
         baseline = held(spool)
         cancelled = []
         for _ in range(JOBS // AT_ONCE):
-            threads = [threading.Thread(target=lambda: cancelled.append(
-                cancel_once_encoding(stub, clip))) for _ in range(AT_ONCE)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(60)
+            run_together(lambda: cancelled.append(cancel_once_encoding(stub, clip)),
+                         [()] * AT_ONCE)
         assert len(cancelled) == JOBS and sum(cancelled) >= JOBS * 0.8, cancelled
         assert settle(baseline, spool) == {}
         assert translate_video(stub, clip).done is not None  # still serving
@@ -71,8 +67,12 @@ def cancel_during_upload(stub, data: bytes) -> None:
         yield from upload_requests(data[: len(data) // 2], chunk_size=2048, mark_last=False)
         time.sleep(5)
 
-    call = stub.TranslateVideo(slow_upload())
-    timer = threading.Timer(0.3, call.cancel)
+    cancel_after(stub.TranslateVideo(slow_upload()), 0.3)
+
+
+def cancel_after(call, delay_s: float) -> None:
+    """Reads ``call`` to its end, cancelling it after ``delay_s`` if it is still going."""
+    timer = threading.Timer(delay_s, call.cancel)
     timer.start()
     try:
         for _ in call:
@@ -80,6 +80,14 @@ def cancel_during_upload(stub, data: bytes) -> None:
     except grpc.RpcError:
         pass
     timer.cancel()
+
+
+def run_together(target, args_list) -> None:
+    threads = [threading.Thread(target=target, args=args) for args in args_list]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
 
 
 def test_failed_and_cut_uploads_leave_nothing_behind(make_server, tmp_path, clip):
@@ -112,27 +120,11 @@ def test_a_disconnect_storm_leaves_nothing_behind(make_server, tmp_path, clip):
 
     def one(delay_s: float) -> None:
         channel, stub = channel_stub(server.port)
-        call = stub.TranslateVideo(upload_requests(clip, chunk_size=2048))
-        timer = threading.Timer(delay_s, call.cancel)
-        timer.start()
-        try:
-            for _ in call:
-                pass
-        except grpc.RpcError:
-            pass
-        timer.cancel()
+        cancel_after(stub.TranslateVideo(upload_requests(clip, chunk_size=2048)), delay_s)
         channel.close()
 
-    warm = [threading.Thread(target=one, args=(10.0,)) for _ in range(8)]  # grow the pools
-    for thread in warm:
-        thread.start()
-    for thread in warm:
-        thread.join(60)
+    run_together(one, [(10.0,)] * 8)  # grows the server's thread pools to their size
     baseline = held(spool)
-    for start in range(0, 24, 8):
-        threads = [threading.Thread(target=one, args=(rng.uniform(0.01, 0.6),)) for _ in range(8)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
+    for _ in range(3):
+        run_together(one, [(rng.uniform(0.01, 0.6),) for _ in range(8)])
     assert settle(baseline, spool) == {}
