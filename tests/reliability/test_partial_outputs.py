@@ -31,7 +31,7 @@ def test_a_dying_server_does_not_replace_an_existing_output(make_server, tmp_pat
         if done == 5:
             threading.Thread(target=server.stop, args=(0,), daemon=True).start()
 
-    with TranslatorClient(f"127.0.0.1:{server.port}", max_attempts=1) as client, \
+    with TranslatorClient(f"127.0.0.1:{server.port}", max_attempts=1, connect_timeout_s=1) as client, \
             pytest.raises(ServerUnavailableError) as info:
         client.translate_video(src, dst, model="tiny", progress=kill_at)
     assert dst.read_bytes() == b"an earlier, finished output"
