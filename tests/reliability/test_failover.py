@@ -141,3 +141,45 @@ def test_replayable_requests_resend_what_was_not_answered():
     next(again)
     assert sent == [0, 1, 2, 3]
     assert [r.frame.sequence for r in again] == [2, 3, 4, 5]
+
+
+def test_a_drain_that_runs_out_mid_stream_ends_unavailable_and_the_stream_resumes(replicas):
+    slow = replicas[0]
+    stall_inference(slow, "tiny", seconds=1.5).set()
+    with client_for(replicas[1:]) as alone:
+        expected = list(alone.translate_frames(frames(12), model="tiny"))
+    got = []
+    with client_for(replicas) as client:
+        for image in client.translate_frames(frames(12), model="tiny"):
+            got.append(image)
+            if len(got) == 1 and serving([slow]) is not None:
+                threading.Thread(target=slow.stop, args=(0.6,), daemon=True).start()
+    assert len(got) == 12 and all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_a_stream_out_of_grace_ends_unavailable_with_its_close_line(make_server, caplog):
+    server = make_server(max_batch=1, inflight_per_stream=4)
+    stall_inference(server, "tiny", seconds=1.0).set()
+    channel, stub = channel_stub(server.port)
+    codes = []
+
+    def call():
+        from tests.server.helpers import raw_requests
+        try:
+            list(stub.Translate(raw_requests(8), timeout=30))
+            codes.append(grpc.StatusCode.OK)
+        except grpc.RpcError as exc:
+            codes.append((exc.code(), exc.details()))
+
+    with caplog.at_level(logging.INFO, logger="pix2pix.server"), channel:
+        thread = threading.Thread(target=call)
+        thread.start()
+        while serving([server]) is None:
+            thread.join(0.05)
+        server.stop(0.8)
+        thread.join(30)
+    code, details = codes[0]
+    assert code == grpc.StatusCode.UNAVAILABLE and "could not answer every frame" in details
+    closed = [r.getMessage() for r in caplog.records if "Translate #" in r.getMessage()
+              and "closed" in r.getMessage()]
+    assert closed and "status=UNAVAILABLE" in closed[-1]
