@@ -174,8 +174,8 @@ def test_a_stream_out_of_grace_ends_unavailable_with_its_close_line(make_server,
     with caplog.at_level(logging.INFO, logger="pix2pix.server"), channel:
         thread = threading.Thread(target=call)
         thread.start()
-        while serving([server]) is None:
-            thread.join(0.05)
+        while metric(scrape(server.metrics_port), "pix2pix_frames_in_total", model="tiny") < 4:
+            thread.join(0.05)  # the window is full: 4 frames of 1 s each, more than the grace
         server.stop(0.8)
         thread.join(30)
     code, details = codes[0]
