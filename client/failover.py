@@ -14,6 +14,7 @@ a growing pause between them, and at most FAILOVER_TOTAL_FACTOR times that in al
 """
 from __future__ import annotations
 
+import asyncio
 import collections
 import threading
 import time
@@ -45,15 +46,32 @@ class Failover:
     def retry(self, error) -> bool:
         """True (after a pause) when the failed call should be resumed on another replica.
         ``error``: a grpc.RpcError or a ClientError (which carries its status as ``code``)."""
+        pause = self.pause_before_retry(error)
+        if pause is None:
+            return False
+        time.sleep(pause)
+        return True
+
+    def pause_before_retry(self, error) -> float | None:
+        """Seconds to wait before resuming (the retry is then counted), or None: give up."""
         code = getattr(error, "code", None)
         code = code() if callable(code) else code
         if code not in FAILOVER_CODES or self._in_a_row >= self.max_failovers \
                 or self.failovers >= self.max_failovers * FAILOVER_TOTAL_FACTOR:
-            return False
-        time.sleep(min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** self._in_a_row))
+            return None
+        pause = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** self._in_a_row)
         self._in_a_row += 1
         self.failovers += 1
-        return True
+        return pause
+
+
+def accepted(reply: pb.TranslateResponse, checker: fr.ReplyOrder, source, failover: Failover):
+    """A reply checked (order, errors), its frame and those before it no longer kept for a
+    resend, the retry budget renewed; the TranslatedFrame to yield."""
+    checked = checker.check(reply)
+    source.answered(reply.sequence)
+    failover.progressed()
+    return checked
 
 
 class ReplayableRequests:
@@ -111,3 +129,68 @@ class ReplayableRequests:
     @property
     def unanswered(self) -> int:
         return len(self._kept)
+
+
+class AsyncReplayableRequests:
+    """ReplayableRequests for grpc.aio: the frames come from a plain or an async iterable, and
+    an exception the source raises is kept in ``error`` (grpc.aio would log it and turn it into
+    CANCELLED) for the receiving side to raise."""
+
+    def __init__(self, frames, input_encoding: str = "raw"):
+        self._source = as_async_iter(frames)
+        self._encoding = input_encoding
+        self._kept: collections.deque = collections.deque()
+        self._first = 0
+        self._read = 0
+        self._exhausted = False
+        self._lock = asyncio.Lock()
+        self.error: BaseException | None = None
+
+    async def requests(self, config: pb.StreamConfig):
+        yield pb.TranslateRequest(config=config)
+        position = self._first
+        while True:
+            try:
+                found = await self._at(position)
+            except Exception as exc:
+                self.error = exc
+                return
+            if found is None:
+                return
+            position, request = found
+            position += 1
+            yield request
+
+    async def _at(self, position: int):
+        async with self._lock:
+            position = max(position, self._first)
+            while position >= self._first + len(self._kept):
+                if self._exhausted:
+                    return None
+                try:
+                    image = await self._source.__anext__()
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    return None
+                self._kept.append((self._read, fr.frame_request(image, self._read, self._encoding)))
+                self._read += 1
+            return position, self._kept[position - self._first][1]
+
+    def answered(self, sequence: int) -> None:
+        while self._kept and self._kept[0][0] <= sequence:
+            self._kept.popleft()
+            self._first += 1
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+async def as_async_iter(frames):
+    """A plain or an async iterable as an async iterator."""
+    if hasattr(frames, "__aiter__"):
+        async for frame in frames:
+            yield frame
+    else:
+        for frame in frames:
+            yield frame

@@ -13,7 +13,7 @@ from pix2pix_stream.client import remote_video as rv
 from pix2pix_stream.client.channel import call_metadata, open_channel, unreachable
 from pix2pix_stream.client.config import ClientConfig, as_config
 from pix2pix_stream.client.errors import ClientError, ServerError, from_rpc_error
-from pix2pix_stream.client.failover import Failover, ReplayableRequests
+from pix2pix_stream.client.failover import Failover, ReplayableRequests, accepted
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
 from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
 from pix2pix_stream.client.partial import with_partial_output
@@ -120,10 +120,7 @@ class TranslatorClient:
                 for reply in call:
                     if feed.error is not None:
                         raise feed.error
-                    checked = checker.check(reply)
-                    source.answered(reply.sequence)
-                    failover.progressed()
-                    yield checked
+                    yield accepted(reply, checker, source, failover)
                 break
             except grpc.RpcError as exc:
                 if feed.error is not None:

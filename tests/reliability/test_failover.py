@@ -183,3 +183,27 @@ def test_a_stream_out_of_grace_ends_unavailable_with_its_close_line(make_server,
     closed = [r.getMessage() for r in caplog.records if "Translate #" in r.getMessage()
               and "closed" in r.getMessage()]
     assert closed and "status=UNAVAILABLE" in closed[-1]
+
+
+@pytest.mark.parametrize("grace_s", [2.0, 0.0], ids=["drain", "abrupt"])
+def test_the_asyncio_client_resumes_too(replicas, grace_s):
+    import asyncio
+
+    from pix2pix_stream.client.async_client import AsyncTranslatorClient
+
+    with client_for(replicas[:1]) as alone:
+        expected = list(alone.translate_frames(frames(), model="tiny"))
+    stop, stopped = stop_serving_one_at(replicas, grace_s)
+
+    async def run():
+        got = []
+        async with AsyncTranslatorClient([f"127.0.0.1:{s.port}" for s in replicas]) as client:
+            async for image in client.translate_frames(frames(), model="tiny"):
+                got.append(image)
+                if len(got) == 10:
+                    await asyncio.to_thread(stop)
+        return got
+
+    got = asyncio.run(run())
+    assert len(stopped) == 1 and len(got) == FRAMES
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
