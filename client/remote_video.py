@@ -182,6 +182,21 @@ class ReplyWriter:
             self._file.discard()
 
 
+def sent_elsewhere(writer: "ReplyWriter", upload: Upload, error: ClientError | None,
+                   source: BinaryIO, failover_pause) -> float | None:
+    """After a failed call: the pause before the job goes, whole, to another replica (the
+    server went away: client.failover), or None when the outcome stands (success, a stop, an
+    answer such as INVALID_ARGUMENT, retries used up). When it goes again, this call's output
+    is discarded and the input rewound."""
+    if error is None or upload.stop_sent or writer.done is not None:
+        return None
+    pause = failover_pause(error)
+    if pause is not None:
+        writer.close(keep=False)
+        source.seek(0)
+    return pause
+
+
 def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
              target: str) -> VideoResult:
     """Keeps or deletes the output once the call is over; returns the result or raises.

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -193,11 +194,13 @@ class TranslatorClient:
                 except BaseException:
                     writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
                     raise
-                if error is None or upload.stop_sent or writer.done is not None \
-                        or not failover.retry(error) or not self._a_replica_is_up():
+                pause = rv.sent_elsewhere(writer, upload, error, source,
+                                          failover.pause_before_retry)
+                if pause is None:
                     break
-                writer.close(keep=False)
-                source.seek(0)
+                time.sleep(pause)
+                if not self._a_replica_is_up():
+                    break
         return rv.conclude(writer, upload, error, self.target)
 
     def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter,

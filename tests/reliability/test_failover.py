@@ -207,3 +207,23 @@ def test_the_asyncio_client_resumes_too(replicas, grace_s):
     got = asyncio.run(run())
     assert len(stopped) == 1 and len(got) == FRAMES
     assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_the_asyncio_client_sends_a_server_side_job_elsewhere(replicas, tmp_path):
+    import asyncio
+
+    from pix2pix_stream.client.async_client import AsyncTranslatorClient
+
+    src = faststart_mp4(tmp_path / "in.mp4", frames=60, fps=25, audio=False)
+    for server in replicas:
+        stall_inference(server, "tiny", seconds=0.05).set()
+    stop, stopped = stop_serving_one_at(replicas, 0.5, method="TranslateVideo")
+
+    async def run():
+        async with AsyncTranslatorClient([f"127.0.0.1:{s.port}" for s in replicas]) as client:
+            return await client.translate_video(
+                src, tmp_path / "out.mp4", model="tiny", server_decode=True,
+                progress=lambda done, total: done >= 5 and not stopped and stop())
+
+    result = asyncio.run(run())
+    assert stopped and result.complete and result.frames == 60
