@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from pix2pix_stream.client.errors import InputFileError, StoppedError
-from pix2pix_stream.client.partial import check_complete
+from pix2pix_stream.client.partial import truncation
 from pix2pix_stream.client.pipeline import Prefetcher
 from pix2pix_stream.client.video_io import VideoSink, VideoSource
 
@@ -48,6 +48,7 @@ class LocalVideoJob:
         self._progress = progress
         self._stop = stop
         self.stopped = False  # inputs() ended at ``stop``, before the last frame
+        self.truncated = ""   # why the input ended before the frames its container lists
         # (pts, original frame or None) of every frame sent and not yet written back
         self._pending: collections.deque = collections.deque()
         self.source: VideoSource | None = None
@@ -80,7 +81,7 @@ class LocalVideoJob:
                 return
             decoded += 1
             yield item
-        check_complete(self.source, decoded)
+        self.truncated = truncation(self.source, decoded)
 
     def inputs(self) -> Iterator[np.ndarray]:
         """The frames to translate; safe to iterate from gRPC's sender thread."""
@@ -117,13 +118,15 @@ class LocalVideoJob:
                 self.sink.write_audio(self.source.take_audio())
         finally:
             try:
-                self.sink.close(partial=not complete or self.stopped)
+                self.sink.close(partial=not complete or self.stopped or bool(self.truncated))
             finally:
                 self.source.close()
 
     def result(self) -> VideoResult:
         """What was written, once closed; an output without frames was not kept (VideoSink)."""
         info, sink = self.source.info, self.sink
+        if self.truncated:
+            raise InputFileError(self.truncated)
         if sink.frames_written == 0:
             if self.stopped:
                 raise StoppedError(f"stopped before the first frame; {sink.path} was not written")

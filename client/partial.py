@@ -7,16 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pix2pix_stream.client.errors import ClientError, InputFileError
+from pix2pix_stream.client.errors import ClientError
 
 
-def check_complete(source, decoded: int) -> None:
-    """Raises InputFileError when fewer frames decoded than the container lists (a cut or
-    damaged file ends early without a decoding error)."""
+def truncation(source, decoded: int) -> str:
+    """What is wrong when fewer frames decoded than the container lists (a cut or damaged file
+    ends early without a decoding error), else "". Reported once every decoded frame has been
+    translated and written, so the partial output holds them all."""
     listed = source.video.frames  # exact when the container records it (MP4, AVI), else 0
     if listed and decoded < listed:
-        raise InputFileError(f"{source.path} is truncated or corrupt: decoded {decoded} of "
-                             f"{listed} frames")
+        return f"{source.path} is truncated or corrupt: decoded {decoded} of {listed} frames"
+    return ""
 
 
 def with_partial_output(error: ClientError, path: str | Path | None, frames: int) -> ClientError:

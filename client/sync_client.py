@@ -175,10 +175,10 @@ class TranslatorClient:
             with job:
                 for image in self.translate_frames(job.inputs(), model=model, size=size):
                     job.write(image)
+            return job.result()
         except ClientError as exc:
             sink = job.sink
             raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
-        return job.result()
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
                                    progress, codec, stop) -> VideoResult:
