@@ -347,7 +347,7 @@ def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray
     same = sum(np.array_equal(a, b) for a, b in zip(got, expected))
     row.as_expected = int(same == len(expected))
     row.frames_lost = len(expected) - same
-    rows.append(row)
+    rows.append(missed_if_unhit(row, victims))
     restart(victims)
 
     src = work / "clip.mp4"
@@ -376,9 +376,16 @@ def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray
         total = probe(src)["frames"]
         row.frames_lost = total - min(frames_done, written)
         row.as_expected = int(row.frames_lost == 0 and not row.clobbered)
-        rows.append(row)
+        rows.append(missed_if_unhit(row, victims))
         restart(victims)
     return rows
+
+
+def missed_if_unhit(row: Row, victims: list[Replica]) -> Row:
+    """A run that ended before any replica could be signalled proves nothing: not as expected."""
+    if not victims:
+        row.as_expected, row.note = 0, "no replica was serving it when the signal was due"
+    return row
 
 
 def restart(victims: list[Replica]) -> None:
