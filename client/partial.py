@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pix2pix_stream.client.errors import ClientError
 
 
 def truncation(source, decoded: int) -> str:
@@ -20,8 +19,10 @@ def truncation(source, decoded: int) -> str:
     return ""
 
 
-def with_partial_output(error: ClientError, path: str | Path | None, frames: int) -> ClientError:
-    """``error``, noting the partial output that was kept (``path`` None: nothing was)."""
+def with_partial_output(error: BaseException, path: str | Path | None,
+                        frames: int) -> BaseException:
+    """``error`` (a ClientError, or the KeyboardInterrupt of a second Ctrl-C), noting the
+    partial output that was kept (``path`` None: nothing was)."""
     if path is not None and frames:
         error.partial_output = (str(path), frames)
     return error

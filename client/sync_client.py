@@ -176,7 +176,7 @@ class TranslatorClient:
                 for image in self.translate_frames(job.inputs(), model=model, size=size):
                     job.write(image)
             return job.result()
-        except ClientError as exc:
+        except (ClientError, KeyboardInterrupt) as exc:  # a second Ctrl-C: the output is closed
             sink = job.sink
             raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
 
