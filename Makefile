@@ -4,7 +4,7 @@
 # `make bench` also rewrites the targets block of README.md's performance section.
 PYTHON ?= .venv/bin/python
 
-.PHONY: setup test demo bench bench-quick
+.PHONY: setup test demo bench bench-quick chaos
 
 setup:
 	bash scripts/setup.sh
@@ -20,3 +20,8 @@ bench:
 
 bench-quick:
 	$(PYTHON) bench/run_all.py --quick
+
+# Bounded loopback chaos run (bench/chaos.py): bad inputs, disconnect storms, idle floods,
+# oversized jobs, SIGTERM / kill -9 of a replica under a two-replica client; one table of losses.
+chaos:
+	$(PYTHON) bench/chaos.py

@@ -15,6 +15,8 @@ from pix2pix_stream.client.channel import call_metadata, open_aio_channel, unrea
 from pix2pix_stream.client.config import ClientConfig, as_config
 from pix2pix_stream.client.errors import ClientError, ModelNotFoundError, ServerError, from_rpc_error
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
+from pix2pix_stream.client.failover import (AsyncReplayableRequests, Failover, accepted,
+                                             as_async_iter)
 from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos.translator_pb2_grpc import TranslatorStub
@@ -94,20 +96,36 @@ class AsyncTranslatorClient:
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
                                   jpeg_quality=jpeg_quality)
         await self.wait_until_ready()
-        feed = _AsyncFeed(config, frames, input_encoding)
-        call = self._stub.Translate(feed.requests(), metadata=self._metadata,
-                                    timeout=self.config.stream_timeout_s)
+        source = AsyncReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
+        failover = Failover(self.config.max_failovers)
+        while True:  # one call, or more when a replica goes away mid-stream (client.failover)
+            call = self._stub.Translate(source.requests(config), metadata=self._metadata,
+                                        timeout=self.config.stream_timeout_s)
+            try:
+                async for reply in call:
+                    source.raise_error()
+                    yield accepted(reply, checker, source, failover)
+                break
+            except grpc.RpcError as exc:
+                source.raise_error()
+                pause = failover.pause_before_retry(exc)
+                if pause is None:
+                    raise await self._diagnose(exc, model, "Translate") from None
+                await asyncio.sleep(pause)
+                if not await self._a_replica_is_up():
+                    raise await self._diagnose(exc, model, "Translate") from None
+            finally:
+                call.cancel()
+        source.raise_error()
+
+    async def _a_replica_is_up(self) -> bool:
+        """As TranslatorClient._a_replica_is_up."""
         try:
-            async for reply in call:
-                feed.raise_error()
-                yield checker.check(reply)
-        except grpc.RpcError as exc:
-            feed.raise_error()
-            raise await self._diagnose(exc, model, "Translate") from None
-        finally:
-            call.cancel()
-        feed.raise_error()
+            await asyncio.wait_for(self._channel.channel_ready(), self.config.connect_timeout_s)
+            return True
+        except asyncio.TimeoutError:
+            return False
 
     async def _diagnose(self, exc: grpc.RpcError, model: str, what: str) -> Exception:
         """The typed error for a failed stream. grpc.aio (1.85) can hide the status a server
@@ -176,14 +194,24 @@ class AsyncTranslatorClient:
                                          progress, codec, stop) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         await self.wait_until_ready()
+        failover = Failover(self.config.max_failovers)
         with rv.open_input(src) as source:
-            upload = rv.Upload(config, source, stop)
-            writer = rv.ReplyWriter(dst, progress)
-            try:
-                error = await self._video_call(upload, writer, model, f"TranslateVideo of {src}")
-            except BaseException:
-                writer.close(keep=False)  # a local failure or a cancellation: nothing to keep
-                raise
+            while True:  # a job whose server went away is sent again, whole, to another replica
+                upload = rv.Upload(config, source, stop)
+                writer = rv.ReplyWriter(dst, progress)
+                try:
+                    error = await self._video_call(upload, writer, model,
+                                                   f"TranslateVideo of {src}")
+                except BaseException:
+                    writer.close(keep=False)  # a local failure or a cancellation: nothing to keep
+                    raise
+                pause = rv.sent_elsewhere(writer, upload, error, source,
+                                          failover.pause_before_retry)
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
+                if not await self._a_replica_is_up():
+                    break
         return rv.conclude(writer, upload, error, self.target)
 
     async def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter, model: str,
@@ -217,33 +245,22 @@ async def _pull(next_item) -> AsyncIterator[np.ndarray]:
 
 
 class _AsyncFeed:
-    """The request stream for a grpc.aio call. Like pipeline.RequestFeed: an exception in the
+    """The request stream of a grpc.aio call. Like pipeline.RequestFeed: an exception in the
     source ends the requests and is kept for the receiving side, instead of being logged and
     turned into CANCELLED by grpc."""
 
-    def __init__(self, config: pb.StreamConfig | None, frames: Frames | None,
-                 input_encoding: str = "raw"):
-        self._config, self._frames, self._encoding = config, frames, input_encoding
-        self._source = None
+    def __init__(self, requests: Iterable | AsyncIterable):
+        self._source = requests
         self.error: BaseException | None = None
 
     @classmethod
     def of(cls, requests: Iterable | AsyncIterable) -> "_AsyncFeed":
-        feed = cls(None, None)
-        feed._source = requests
-        return feed
+        return cls(requests)
 
     async def requests(self):
         try:
-            if self._source is not None:
-                async for request in _aiter(self._source):
-                    yield request
-                return
-            yield pb.TranslateRequest(config=self._config)
-            index = 0
-            async for frame in _aiter(self._frames):
-                yield fr.frame_request(frame, index, self._encoding)
-                index += 1
+            async for request in as_async_iter(self._source):
+                yield request
         except Exception as exc:
             self.error = exc
 
@@ -252,10 +269,3 @@ class _AsyncFeed:
             raise self.error
 
 
-async def _aiter(frames: Frames):
-    if hasattr(frames, "__aiter__"):
-        async for frame in frames:
-            yield frame
-    else:
-        for frame in frames:
-            yield frame

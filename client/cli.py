@@ -10,6 +10,7 @@ from pathlib import Path
 from pix2pix_stream.client import exit_codes
 from pix2pix_stream.client.config import DEFAULT_SERVER, SERVER_ENV, ClientConfig, server_from_env
 from pix2pix_stream.client.errors import ClientError
+from pix2pix_stream.client.partial import partial_note
 
 TOKEN_ENV = "PIX2PIX_TOKEN"
 
@@ -43,6 +44,9 @@ def _connection_options() -> argparse.ArgumentParser:
                    help="seconds to wait for a connection before giving up (default 10)")
     g.add_argument("--timeout", type=float, default=30.0, metavar="S",
                    help="deadline of short calls such as models and health (default 30)")
+    g.add_argument("--failovers", type=int, default=3, metavar="N",
+                   help="times in a row a stream or video job cut off by a server going away "
+                        "resumes on another replica (--server A,B) before giving up (default 3)")
     return p
 
 
@@ -112,7 +116,8 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     tls = str(args.tls_ca) if args.tls_ca else (True if args.tls else None)
     return ClientConfig(target=args.server, token=args.token or None, tls=tls,
                         tls_server_name=args.tls_server_name,
-                        connect_timeout_s=args.connect_timeout, call_timeout_s=args.timeout)
+                        connect_timeout_s=args.connect_timeout, call_timeout_s=args.timeout,
+                        max_failovers=args.failovers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         if code == exit_codes.FAILED and not isinstance(exc, ClientError):
             raise  # a bug, not an expected failure: keep the traceback
         print(f"pix2pix-client: {exc}", file=sys.stderr)
+        if partial_note(exc):
+            print(f"pix2pix-client: {partial_note(exc)}", file=sys.stderr)
         return code
 
 

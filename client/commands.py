@@ -51,10 +51,10 @@ def video(client: TranslatorClient, args) -> int:
                                             side_by_side=args.side_by_side, size=args.size,
                                             progress=update, codec=args.codec,
                                             audio=not args.no_audio, stop=stop)
-    except KeyboardInterrupt:
-        kept = bar.n if not args.server_decode else 0  # frames the closed local output holds
+    except KeyboardInterrupt as interrupt:
+        path, kept = getattr(interrupt, "partial_output", None) or (args.output, 0)
         print(f"\npix2pix-client: interrupted; " + (
-            f"{args.output} holds the first {kept} frames" if kept
+            f"{path} holds the first {kept} frames (partial output, playable)" if kept
             else f"no output written ({args.output} not created or left as it was)"),
             file=sys.stderr)
         return exit_codes.INTERRUPTED

@@ -31,6 +31,7 @@ class ClientConfig:
     keepalive_time_s: float = 30.0
     keepalive_timeout_s: float = 10.0
     max_attempts: int = 5                   # tries of a call that fails UNAVAILABLE
+    max_failovers: int = 3                  # resumes of a stream / video job cut off mid-way, in a row
 
     def __post_init__(self):
         if isinstance(self.target, (list, tuple)):
@@ -39,6 +40,8 @@ class ClientConfig:
                 raise ValueError("empty list of server addresses")
         if self.connect_timeout_s <= 0 or self.call_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
+        if self.max_failovers < 0:
+            raise ValueError(f"max_failovers must be >= 0, got {self.max_failovers}")
         if not 1 <= self.max_attempts <= 5:
             raise ValueError("max_attempts must be 1..5 (gRPC caps retries at 5 attempts)")
 

@@ -14,6 +14,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from pix2pix_stream.client.errors import InputFileError, StoppedError
+from pix2pix_stream.client.partial import truncation
 from pix2pix_stream.client.pipeline import Prefetcher
 from pix2pix_stream.client.video_io import VideoSink, VideoSource
 
@@ -47,6 +48,7 @@ class LocalVideoJob:
         self._progress = progress
         self._stop = stop
         self.stopped = False  # inputs() ended at ``stop``, before the last frame
+        self.truncated = ""   # why the input ended before the frames its container lists
         # (pts, original frame or None) of every frame sent and not yet written back
         self._pending: collections.deque = collections.deque()
         self.source: VideoSource | None = None
@@ -72,11 +74,14 @@ class LocalVideoJob:
         return self
 
     def _until_stopped(self) -> Iterator[tuple[np.ndarray, int]]:
+        decoded = 0
         for item in self._prefetcher:
             if self._stop is not None and self._stop.is_set():
                 self.stopped = True
                 return
+            decoded += 1
             yield item
+        self.truncated = truncation(self.source, decoded)
 
     def inputs(self) -> Iterator[np.ndarray]:
         """The frames to translate; safe to iterate from gRPC's sender thread."""
@@ -113,13 +118,15 @@ class LocalVideoJob:
                 self.sink.write_audio(self.source.take_audio())
         finally:
             try:
-                self.sink.close()
+                self.sink.close(partial=not complete or self.stopped or bool(self.truncated))
             finally:
                 self.source.close()
 
     def result(self) -> VideoResult:
         """What was written, once closed; an output without frames was not kept (VideoSink)."""
         info, sink = self.source.info, self.sink
+        if self.truncated:
+            raise InputFileError(self.truncated)
         if sink.frames_written == 0:
             if self.stopped:
                 raise StoppedError(f"stopped before the first frame; {sink.path} was not written")

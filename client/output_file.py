@@ -3,7 +3,8 @@ it only once there is something to keep.
 
 So a run that fails before it has written a frame (unknown model, server unreachable, Ctrl-C
 at once) leaves no empty file behind, and a file that already was at the destination is
-replaced only by a finished output, never truncated by a run that produced nothing."""
+replaced only by a finished output: a partial one (the run stopped or failed half way) goes
+beside it as ``NAME.partial.SUFFIX`` instead, and the caller says so."""
 from __future__ import annotations
 
 import os
@@ -26,11 +27,21 @@ class PendingFile:
         except OSError as exc:
             raise OutputFileError(f"cannot write {self.dst}: {exc.strerror}") from exc
 
-    def keep(self) -> None:
+    @property
+    def partial_path(self) -> Path:
+        """Where a partial result goes when ``dst`` already holds a file."""
+        return self.dst.with_name(f"{self.dst.stem}.partial{self.dst.suffix}")
+
+    def keep(self, partial: bool = False) -> Path:
+        """Moves the output into place and returns where it went: ``dst``, or for a partial
+        result when ``dst`` already exists, ``partial_path`` (an earlier output is never
+        replaced by a partial one)."""
+        target = self.partial_path if partial and self.dst.exists() else self.dst
         try:
-            os.replace(self.path, self.dst)
+            os.replace(self.path, target)
         except OSError as exc:
-            raise OutputFileError(f"cannot write {self.dst}: {exc.strerror}") from exc
+            raise OutputFileError(f"cannot write {target}: {exc.strerror}") from exc
+        return target
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)

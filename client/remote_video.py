@@ -18,6 +18,7 @@ import grpc
 from pix2pix_stream.client.errors import ClientError, InputFileError, OutputFileError, ServerError, StoppedError
 from pix2pix_stream.client.local_video import VideoResult
 from pix2pix_stream.client.output_file import PendingFile
+from pix2pix_stream.client.partial import with_partial_output
 from pix2pix_stream.protos import translator_pb2 as pb
 
 CHUNK_BYTES = 1 << 20
@@ -171,12 +172,29 @@ class ReplyWriter:
         except OSError as exc:
             raise OutputFileError(f"cannot write {self.dst}: {exc.strerror}") from exc
 
-    def close(self, keep: bool) -> None:
+    def close(self, keep: bool, partial: bool = False) -> None:
+        """Keeps the output (a ``partial`` one beside an existing file, never over it; ``dst``
+        is then where it went) or deletes it."""
         self._out.close()
         if keep:
-            self._file.keep()
+            self.dst = self._file.keep(partial)
         else:
             self._file.discard()
+
+
+def sent_elsewhere(writer: "ReplyWriter", upload: Upload, error: ClientError | None,
+                   source: BinaryIO, failover_pause) -> float | None:
+    """After a failed call: the pause before the job goes, whole, to another replica (the
+    server went away: client.failover), or None when the outcome stands (success, a stop, an
+    answer such as INVALID_ARGUMENT, retries used up). When it goes again, this call's output
+    is discarded and the input rewound."""
+    if error is None or upload.stop_sent or writer.done is not None:
+        return None
+    pause = failover_pause(error)
+    if pause is not None:
+        writer.close(keep=False)
+        source.seek(0)
+    return pause
 
 
 def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
@@ -190,13 +208,13 @@ def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
     without one, StoppedError says that nothing was written."""
     kept = writer.done is not None if error is None else (
         writer.received and error.code == grpc.StatusCode.INVALID_ARGUMENT)
-    writer.close(keep=kept)
+    writer.close(keep=kept, partial=error is not None or upload.stop_sent)
     if upload.stop_sent:
         if kept:
             return _partial_result(writer)
         raise StoppedError(_nothing_written(writer.dst, upload, error), target=target)
     if error is not None:
-        raise error
+        raise with_partial_output(error, writer.dst if kept else None, writer.frames_done)
     if writer.done is None:
         raise ServerError(f"TranslateVideo ended without its final report; {writer.dst} was "
                           f"not written", target=target)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -13,8 +14,10 @@ from pix2pix_stream.client import remote_video as rv
 from pix2pix_stream.client.channel import call_metadata, open_channel, unreachable
 from pix2pix_stream.client.config import ClientConfig, as_config
 from pix2pix_stream.client.errors import ClientError, ServerError, from_rpc_error
+from pix2pix_stream.client.failover import Failover, ReplayableRequests, accepted
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
 from pix2pix_stream.client.local_video import LocalVideoJob, Progress, VideoResult
+from pix2pix_stream.client.partial import with_partial_output
 from pix2pix_stream.client.pipeline import RequestFeed
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos.translator_pb2_grpc import TranslatorStub
@@ -59,6 +62,17 @@ class TranslatorClient:
                 raise unreachable(self.config) from None
             self._connected.set()
 
+    def _a_replica_is_up(self) -> bool:
+        """Waits (up to the connect timeout) until the channel has a server to talk to: after a
+        failover, the one that went away is skipped by round_robin once it is down."""
+        ready = grpc.channel_ready_future(self._channel)
+        try:
+            ready.result(timeout=self.config.connect_timeout_s)
+            return True
+        except grpc.FutureTimeoutError:
+            ready.cancel()
+            return False
+
     def close(self) -> None:
         self._channel.close()
 
@@ -96,22 +110,27 @@ class TranslatorClient:
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
                                   jpeg_quality=jpeg_quality)
         self.wait_until_ready()
-        feed = RequestFeed(fr.translate_requests(config, frames, input_encoding))
-        call = self._stub.Translate(feed, metadata=self._metadata,
-                                    timeout=self.config.stream_timeout_s)
+        source = ReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
-        try:
-            for reply in call:
+        failover = Failover(self.config.max_failovers)
+        while True:  # one call, or more when a replica goes away mid-stream (client.failover)
+            feed = RequestFeed(source.requests(config))
+            call = self._stub.Translate(feed, metadata=self._metadata,
+                                        timeout=self.config.stream_timeout_s)
+            try:
+                for reply in call:
+                    if feed.error is not None:
+                        raise feed.error
+                    yield accepted(reply, checker, source, failover)
+                break
+            except grpc.RpcError as exc:
                 if feed.error is not None:
-                    raise feed.error
-                yield checker.check(reply)
-        except grpc.RpcError as exc:
-            if feed.error is not None:
-                raise feed.error from None
-            raise from_rpc_error(exc, self.target, "Translate") from None
-        finally:
-            feed.stop()
-            call.cancel()
+                    raise feed.error from None
+                if not failover.retry(exc) or not self._a_replica_is_up():
+                    raise from_rpc_error(exc, self.target, "Translate") from None
+            finally:
+                feed.stop()
+                call.cancel()
         if feed.error is not None:
             raise feed.error
 
@@ -150,24 +169,38 @@ class TranslatorClient:
                                                    side_by_side=side_by_side, progress=progress,
                                                    codec=codec, stop=stop)
         self.wait_until_ready()  # before the output file is created
-        with LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
-                           audio=audio, progress=progress, stop=stop) as job:
-            for image in self.translate_frames(job.inputs(), model=model, size=size):
-                job.write(image)
-        return job.result()
+        job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
+                            audio=audio, progress=progress, stop=stop)
+        try:
+            with job:
+                for image in self.translate_frames(job.inputs(), model=model, size=size):
+                    job.write(image)
+            return job.result()
+        except (ClientError, KeyboardInterrupt) as exc:  # a second Ctrl-C: the output is closed
+            sink = job.sink
+            raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
                                    progress, codec, stop) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
         self.wait_until_ready()
+        failover = Failover(self.config.max_failovers)
         with rv.open_input(src) as source:
-            upload = rv.Upload(config, source, stop)
-            writer = rv.ReplyWriter(dst, progress)
-            try:
-                error = self._video_call(upload, writer, f"TranslateVideo of {src}")
-            except BaseException:
-                writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
-                raise
+            while True:  # a job whose server went away is sent again, whole, to another replica
+                upload = rv.Upload(config, source, stop)
+                writer = rv.ReplyWriter(dst, progress)
+                try:
+                    error = self._video_call(upload, writer, f"TranslateVideo of {src}")
+                except BaseException:
+                    writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
+                    raise
+                pause = rv.sent_elsewhere(writer, upload, error, source,
+                                          failover.pause_before_retry)
+                if pause is None:
+                    break
+                time.sleep(pause)
+                if not self._a_replica_is_up():
+                    break
         return rv.conclude(writer, upload, error, self.target)
 
     def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter,

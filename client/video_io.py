@@ -173,9 +173,10 @@ class VideoSink:
         except (av.FFmpegError, OSError) as exc:
             raise OutputFileError(f"cannot write {self.path}: {_reason(exc)}") from exc
 
-    def close(self) -> None:
+    def close(self, partial: bool = False) -> None:
         """Flushes the encoder and writes the container trailer: after this the file plays,
-        also when translation stopped half way (Ctrl-C). A file without frames is deleted."""
+        also when translation stopped half way (Ctrl-C). A file without frames is deleted; a
+        ``partial`` one does not replace an existing file (``path`` says where it went)."""
         if self._container is None:
             return
         flushed = False
@@ -186,7 +187,7 @@ class VideoSink:
             self._container.close()
             self._container = None
             if flushed and self.frames_written:
-                self._file.keep()
+                self.path = str(self._file.keep(partial))
             else:
                 self._file.discard()
 

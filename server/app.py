@@ -20,8 +20,9 @@ from grpc_reflection.v1alpha import reflection
 
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
-from pix2pix_stream.server.auth import TokenAuthInterceptor
+from pix2pix_stream.server.auth import TokenAuthInterceptor, is_loopback_host
 from pix2pix_stream.server.config import ServerConfig
+from pix2pix_stream.server.drain import DrainSignal
 from pix2pix_stream.server.errors import StartupError
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import ModelSet
@@ -82,6 +83,21 @@ class RunningServer:
         self.stop()
 
 
+def warn_plaintext_token(config: ServerConfig) -> None:
+    """A token sent in plaintext can be read by anyone on the path; on loopback that is only
+    this machine, elsewhere it deserves a warning (the metrics port has no auth at all)."""
+    if config.token and not config.tls and not is_loopback_host(config.host):
+        log.warning("token auth on a plaintext port (%s): anyone on the network path can read "
+                    "the token; use --tls-cert/--tls-key, or listen on 127.0.0.1 behind a "
+                    "TLS proxy", config.address)
+    if config.metrics_port is not None and not is_loopback_host(config.metrics_bind_host) \
+            and (config.token or config.tls):
+        log.warning("metrics on %s:%s are plaintext and unauthenticated while gRPC uses %s; "
+                    "use --metrics-host 127.0.0.1 unless a scraper elsewhere needs them",
+                    config.metrics_bind_host, config.metrics_port,
+                    "TLS" if config.tls else "a token")
+
+
 def start_server(config: ServerConfig) -> RunningServer:
     """Loads the engines, binds the port(s) and starts serving; raises StartupError or an
     engines error when it cannot."""
@@ -112,7 +128,7 @@ class _Runtime:
         try:
             await self._start_grpc()
             if config.metrics_port is not None:
-                self.metrics_port = self.metrics.serve(config.metrics_port, config.metrics_host)
+                self.metrics_port = self.metrics.serve(config.metrics_port, config.metrics_bind_host)
         except BaseException:
             await self.stop(0)
             raise
@@ -125,8 +141,9 @@ class _Runtime:
         config = self.config
         self.pool = concurrent.futures.ThreadPoolExecutor(config.worker_threads,
                                                           thread_name_prefix="frames")
-        self.draining = asyncio.Event()
+        self.draining = DrainSignal()
         interceptors = []
+        warn_plaintext_token(config)
         if config.token:
             interceptors.append(TokenAuthInterceptor(
                 config.token, lambda method: self.metrics.error(method, grpc.StatusCode.UNAUTHENTICATED)))
@@ -174,7 +191,7 @@ class _Runtime:
         server = getattr(self, "server", None)
         if server is not None:
             await self.health.enter_graceful_shutdown()
-            self.draining.set()
+            self.draining.begin(grace_s)
             await server.stop(grace_s)
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.metrics.stop()

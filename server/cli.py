@@ -19,6 +19,7 @@ from pathlib import Path
 from pix2pix_stream.engines.runtime.errors import EngineError
 from pix2pix_stream.server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
 from pix2pix_stream.server.errors import ServerError
+from pix2pix_stream.server.limits import JobLimits
 
 log = logging.getLogger("pix2pix.server")
 
@@ -61,9 +62,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-key", type=Path, help="PEM private key")
     p.add_argument("--token", default=None,
                    help="require 'authorization: Bearer TOKEN' on every call except health "
-                        "and reflection")
+                        "and reflection; several tokens comma-separated (one per client)")
     p.add_argument("--metrics-port", type=int, default=None,
                    help="serve Prometheus metrics on this port (0 = a free port); off when unset")
+    p.add_argument("--metrics-host", default=None,
+                   help="address the metrics endpoint binds; unset = the --host address "
+                        "(metrics are plaintext and unauthenticated)")
+    p.add_argument("--idle-timeout-s", type=float, default=defaults.idle_timeout_s,
+                   help="a stream that sends no frame (or upload chunk) for this long ends with "
+                        "DEADLINE_EXCEEDED, freeing its slot; 0 = never")
+    p.add_argument("--max-streams-per-peer", type=int, default=None,
+                   help="open streams per client IP (per token with --token); unset = "
+                        "--max-streams")
+    limits = defaults.job_limits
+    p.add_argument("--max-output-bytes", type=int, default=limits.max_output_bytes,
+                   help="largest output file of one TranslateVideo job")
+    p.add_argument("--max-output-pixel-frames", type=int,
+                   default=limits.max_output_pixel_frames,
+                   help="output width x height x frames of one TranslateVideo job")
+    p.add_argument("--max-job-frames", type=int, default=limits.max_frames,
+                   help="frames of one TranslateVideo job")
+    p.add_argument("--max-job-s", type=float, default=limits.max_job_s,
+                   help="wall time of one TranslateVideo job, upload included")
+    p.add_argument("--disk-reserve-bytes", type=int, default=limits.disk_reserve_bytes,
+                   help="free space video jobs always leave in --tmp-dir; a job that would eat "
+                        "into it ends with RESOURCE_EXHAUSTED; unset = 256 MiB or a tenth of "
+                        "the volume, whichever is smaller")
     p.add_argument("--grace-s", type=float, default=defaults.grace_s,
                    help="seconds open calls get to finish on SIGTERM/SIGINT")
     p.add_argument("--tmp-dir", type=Path, default=None,
@@ -81,7 +105,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_pixels=args.max_pixels, max_video_bytes=args.max_video_bytes,
         worker_threads=args.workers, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or os.environ.get("PIX2PIX_TOKEN") or None, metrics_port=args.metrics_port, grace_s=args.grace_s,
-        video_tmp_dir=args.tmp_dir)
+        video_tmp_dir=args.tmp_dir, metrics_host=args.metrics_host,
+        idle_timeout_s=args.idle_timeout_s, max_streams_per_peer=args.max_streams_per_peer,
+        job_limits=JobLimits(max_output_bytes=args.max_output_bytes,
+                             max_output_pixel_frames=args.max_output_pixel_frames,
+                             max_frames=args.max_job_frames, max_job_s=args.max_job_s,
+                             disk_reserve_bytes=args.disk_reserve_bytes))
 
 
 def main(argv: list[str] | None = None) -> int:

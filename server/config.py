@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pix2pix_stream.server.errors import ConfigError
+from pix2pix_stream.server.limits import JobLimits
 
 # A raw DCI 4K RGB frame (4096 x 2160 x 3 = 26.5 MB) plus protobuf framing fits with room to spare.
 DEFAULT_MAX_PIXELS = 4096 * 2160
@@ -30,9 +31,12 @@ class ServerConfig:
     tls_key: Path | None = None
     token: str | None = None             # bearer token; None = no auth
     metrics_port: int | None = None      # None = no metrics endpoint; 0 = a free port
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str | None = None      # None = the serving host (address's host)
     grace_s: float = 10.0                # drain time on stop / SIGTERM
     video_tmp_dir: Path | None = None    # where uploads and outputs are spooled; None = $TMPDIR
+    idle_timeout_s: float = 30.0         # a stream waiting this long for its next message ends; 0 = never
+    max_streams_per_peer: int | None = None  # per client IP, or per token with auth; None = max_streams
+    job_limits: JobLimits = field(default_factory=JobLimits)  # what one video job may cost
 
     def __post_init__(self):
         _require(self.max_batch >= 1, f"max_batch must be >= 1, got {self.max_batch}")
@@ -52,9 +56,25 @@ class ServerConfig:
         _require(self.token is None or self.token.strip() != "", "token must not be empty")
         _require(self.metrics_port is None or 0 <= self.metrics_port < 65536,
                  f"metrics_port must be 0..65535, got {self.metrics_port}")
+        _require(self.idle_timeout_s >= 0, f"idle_timeout_s must be >= 0, got {self.idle_timeout_s}")
+        _require(self.max_streams_per_peer is None or self.max_streams_per_peer >= 1,
+                 f"max_streams_per_peer must be >= 1, got {self.max_streams_per_peer}")
         host, sep, port = self.address.rpartition(":")
         _require(bool(sep and host and port.isdigit()),
                  f"address must be host:port, got {self.address!r}")
+
+    @property
+    def host(self) -> str:
+        return self.address.rpartition(":")[0]
+
+    @property
+    def metrics_bind_host(self) -> str:
+        """Where /metrics listens: --metrics-host, else the serving host (brackets off)."""
+        return (self.metrics_host or self.host).strip("[]")
+
+    @property
+    def per_peer_limit(self) -> int:
+        return min(self.max_streams_per_peer or self.max_streams, self.max_streams)
 
     @property
     def tls(self) -> bool:

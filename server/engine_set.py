@@ -12,6 +12,7 @@ from pix2pix_stream.media.transforms import InputTransform
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.batcher import Batcher
 from pix2pix_stream.server.errors import ModelNotFoundError, StartupError
+from pix2pix_stream.server.public_metadata import public_metadata
 
 log = logging.getLogger("pix2pix.server")
 
@@ -38,7 +39,7 @@ class LoadedModel:
             input_transform=self.transform.name,
             input_transform_params=json.dumps(self.transform.params, sort_keys=True),
             precision=backend_info.precision, backend=backend_info.backend,
-            max_batch=self.batcher.max_batch, metadata_json=json.dumps(meta.to_dict()))
+            max_batch=self.batcher.max_batch, metadata_json=json.dumps(public_metadata(meta.to_dict())))
 
 
 class ModelSet:
@@ -50,11 +51,14 @@ class ModelSet:
              observer_for, threads: int | None = None) -> "ModelSet":
         """Loads every engine under ``engines_dir`` (or the one engine directory it names).
         ``observer_for(name)`` gives each model's batch observer (metrics)."""
-        from pix2pix_stream.engines.runtime.registry import discover_engines, load_backend
+        from pix2pix_stream.engines.runtime.registry import load_backend, scan_engines
 
-        found = discover_engines(engines_dir)
+        found, problems = scan_engines(engines_dir)
+        for problem in problems:
+            log.warning("skipping engine: %s", problem)
         if not found:
-            raise StartupError(f"no engines found in {engines_dir}")
+            raise StartupError(f"no engines found in {engines_dir}"
+                               + "".join(f"; skipped {problem}" for problem in problems))
         models: list[LoadedModel] = []
         try:
             for engine_dir, meta in found:

@@ -1,6 +1,9 @@
 """The server's typed errors and the one place where errors become gRPC status codes."""
 from __future__ import annotations
 
+import errno
+import re
+
 import grpc
 
 from pix2pix_stream.engines.runtime import errors as engine_errors
@@ -32,7 +35,29 @@ class FrameError(ServerError):
 
 
 class TooManyStreamsError(ServerError):
-    """max_streams calls are already open."""
+    """max_streams calls are already open (or max_streams_per_peer of this peer / token).
+    ``reason`` names the limit for the refusal metric."""
+
+    def __init__(self, message: str, reason: str = "max_streams"):
+        super().__init__(message)
+        self.reason = reason
+
+
+class IdleStreamError(ServerError):
+    """A stream sent nothing for idle_timeout_s while the server waited for its next message."""
+
+
+class JobLimitError(ServerError):
+    """A video job would pass (or passed) one of its limits: output bytes, output pixels x
+    frames, frame count, wall time (server.limits)."""
+
+
+class JobRequestError(ServerError):
+    """A video job that cannot be done at all (an output size of zero pixels, ...)."""
+
+
+class DiskReserveError(ServerError):
+    """The spool folder's free space is down to the reserve the server keeps."""
 
 
 class VideoInputError(ServerError):
@@ -60,6 +85,10 @@ _STATUS = [  # first match wins: subclasses before their bases
     (ModelNotFoundError, grpc.StatusCode.NOT_FOUND),
     (FrameError, grpc.StatusCode.INVALID_ARGUMENT),
     (TooManyStreamsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (IdleStreamError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (JobLimitError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (JobRequestError, grpc.StatusCode.INVALID_ARGUMENT),
+    (DiskReserveError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (VideoInputError, grpc.StatusCode.INVALID_ARGUMENT),
     (VideoStoppedError, grpc.StatusCode.CANCELLED),
     (UploadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
@@ -78,6 +107,8 @@ _STATUS = [  # first match wins: subclasses before their bases
 
 def status_for(exc: BaseException) -> grpc.StatusCode:
     """The gRPC status for an exception; anything unexpected is INTERNAL."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED  # a full disk is a resource, not a bug
     for kind, code in _STATUS:
         if isinstance(exc, kind):
             return code
@@ -85,7 +116,21 @@ def status_for(exc: BaseException) -> grpc.StatusCode:
 
 
 def describe(exc: BaseException) -> str:
-    """The message a client sees: ours verbatim; unexpected ones with their type, for triage."""
+    """The message a client sees: ours verbatim; unexpected ones with their type, for triage.
+    Never a server path: a client has no use for the spool folder's name, and an attacker
+    learns the file system from it (file names are cut to their last component)."""
     if isinstance(exc, (ServerError, engine_errors.EngineError)):
-        return str(exc)
-    return f"internal error: {type(exc).__name__}: {exc}"
+        return without_paths(str(exc))
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"internal error: {type(exc).__name__}: {exc.strerror}"
+    return without_paths(f"internal error: {type(exc).__name__}: {exc}")
+
+
+# Two or more path components after a slash (or a drive), quoted or not: /tmp/pix2pix-video-x/o.mkv
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[/\\][\w.+@~-]+){2,}[/\\]?")
+
+
+def without_paths(message: str) -> str:
+    """``message`` with every absolute file path replaced by its last component."""
+    return _PATH.sub(lambda m: "<server path>/" + re.split(r"[/\\]", m.group(0).rstrip("/\\"))[-1],
+                     message)

@@ -54,6 +54,10 @@ class Metrics:
                                ["model", "stage"], buckets=_STAGE_BUCKETS, registry=r)
         self.active_streams = Gauge("pix2pix_active_streams", "Open streaming calls", ["method"],
                                     registry=r)
+        self.streams_refused = Counter(
+            "pix2pix_streams_refused",
+            "Streams refused or ended by a server limit, by reason: max_streams, per_peer, "
+            "draining, idle_timeout, job_limit, disk_reserve", ["method", "reason"], registry=r)
         self._http = None
 
     def batch_observer(self, model: str):

@@ -15,8 +15,12 @@ import grpc
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
 from pix2pix_stream.server.config import ServerConfig
-from pix2pix_stream.server.errors import (ShuttingDownError, StreamConfigError, TooManyStreamsError, describe,
-                           status_for)
+from pix2pix_stream.server.admission import Admission, Ticket
+from pix2pix_stream.server.errors import StreamConfigError, describe, status_for
+from pix2pix_stream.server.idle import idle_limited
+from pix2pix_stream.server.job_cleanup import close_when_abandoned
+from pix2pix_stream.server.job_watch import JobWatch, delivers_output, ended_by_limit
+from pix2pix_stream.server.limits import JobBudget
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import ModelSet
 from pix2pix_stream.server.translate import TranslateStream, check_stream_config
@@ -36,7 +40,7 @@ class _Call:
     started: float = field(default_factory=time.perf_counter)
     status: str = "OK"
     detail: str = ""
-    admitted: bool = False
+    ticket: Ticket | None = None
     counts: Callable[[], dict] | None = None  # the stream's counters, for the close log line
 
     def summary(self) -> str:
@@ -57,7 +61,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         self._pool = pool
         self._draining = draining
         self._ids = itertools.count(1)
-        self._open_calls = 0
+        self._admission = Admission(config.max_streams, config.per_peer_limit, config.token,
+                                    metrics, draining)
 
     async def ListModels(self, request, context):
         return pb.ListModelsResponse(models=[model.info() for model in self._models])
@@ -65,7 +70,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
     async def Translate(self, request_iterator, context):
         call = self._begin("Translate", context)
         try:
-            self._admit(call)
+            self._admit(call, context)
+            request_iterator = idle_limited(request_iterator, self._config.idle_timeout_s, "frame")
             config = (await _first(request_iterator, "config")).config
             check_stream_config(config, self._config.max_pixels)
             model = self._models.get(config.model)
@@ -89,13 +95,21 @@ class TranslatorService(pb_grpc.TranslatorServicer):
     async def TranslateVideo(self, request_iterator, context):
         call = self._begin("TranslateVideo", context)
         try:
-            self._admit(call)
+            self._admit(call, context)
+            job_state: dict = {}  # the idle timeout watches the upload, not the job after it
+            close_when_abandoned(context, job_state)
+            request_iterator = idle_limited(
+                request_iterator, self._config.idle_timeout_s, "upload chunk",
+                watching=lambda: "upload" not in job_state or not job_state["upload"].finished)
             config = (await _first(request_iterator, "config")).config
             plan = plan_video(config, self._config.max_pixels)
+            budget = JobBudget(self._config.job_limits, self._config.video_tmp_dir, plan.codec)
+            budget.check_disk()
             model = self._models.get(config.model)
             log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
                      call.id, call.peer, model.name, plan.codec, plan.container)
-            async for response in self._run_video(call, model, plan, request_iterator):
+            async for response in self._run_video(call, model, plan, request_iterator, budget,
+                                                  job_state):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
             call.status = "CANCELLED"
@@ -105,23 +119,30 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         finally:
             self._end(call)
 
-    async def _run_video(self, call, model, plan, requests) -> AsyncIterator[pb.VideoResponse]:
+    async def _run_video(self, call, model, plan, requests, budget: JobBudget,
+                         job_state: dict) -> AsyncIterator[pb.VideoResponse]:
         loop = asyncio.get_running_loop()
         progress: asyncio.Queue = asyncio.Queue()
-        upload = UploadBuffer(self._config.max_video_bytes, self._config.video_tmp_dir)
+        upload = job_state["upload"] = UploadBuffer(self._config.max_video_bytes,
+                                                    self._config.video_tmp_dir)
         job = VideoJob(model, plan, upload, max_pixels=self._config.max_pixels,
                        queue_depth=max(self._config.inflight_per_stream, model.batcher.max_batch),
                        tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
-                       notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item))
+                       notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item),
+                       budget=budget)
+        job_state["job"] = job
         call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
                                "upload_bytes": upload.size, **({"stopped": True} if job.stopped
                                                                else {})}
-        feeder = asyncio.create_task(_feed_upload(requests, upload, job))
+        feeder = asyncio.create_task(_feed_upload(requests, upload, job, budget))
+        watch = JobWatch(job, budget, self._draining)
         job.start()
         try:
-            while (message := await progress.get()) is not None:  # None: the job is over
+            while (message := await watch.next(progress)) is not None:  # None: the job is over
                 yield pb.VideoResponse(progress=message)
-            if job.frames_out:  # every frame that decoded is delivered, even before an error
+            watch.raise_if_ended_by_server()
+            if job.frames_out and delivers_output(job.error):
+                # every frame that decoded is delivered, even before an input error
                 chunk_size = min(OUTPUT_CHUNK_BYTES, self._config.max_message_bytes - 1024)
                 async for chunk in _file_chunks(job.output_path, chunk_size, self._pool):
                     yield pb.VideoResponse(chunk=chunk)
@@ -130,35 +151,34 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                 raise upload_error or job.error
             yield pb.VideoResponse(done=job.info)
         finally:
+            watch.close()
             feeder.cancel()
             job.cancel()
-            await loop.run_in_executor(None, job.close)
+            closing = loop.run_in_executor(None, job.close)
+            if not watch.out_of_grace:  # then the status must go now; the threads end anyway
+                await closing
+            job_state["closed"] = True
 
     # -- call bookkeeping ----------------------------------------------------------------------
 
     def _begin(self, method: str, context) -> _Call:
         return _Call(next(self._ids), method, context.peer())
 
-    def _admit(self, call: _Call) -> None:
-        if self._draining.is_set():
-            raise ShuttingDownError("server is shutting down")
-        if self._open_calls >= self._config.max_streams:
-            raise TooManyStreamsError(f"{self._open_calls} streams are open, the server's limit "
-                                      f"is {self._config.max_streams}; retry later")
-        self._open_calls += 1
-        self._metrics.active_streams.labels(call.method).inc()
-        call.admitted = True
+    def _admit(self, call: _Call, context) -> None:
+        call.ticket = self._admission.admit(call.method, context)
 
     def _end(self, call: _Call) -> None:
-        if call.admitted:
-            self._open_calls -= 1
-            self._metrics.active_streams.labels(call.method).dec()
+        if call.ticket is not None:
+            self._admission.release(call.ticket)
         log.info("%s #%d closed: %s", call.method, call.id, call.summary())
 
     async def _fail(self, call: _Call, context, exc: Exception) -> None:
         code = status_for(exc)
         call.status, call.detail = code.name, describe(exc)
         self._metrics.error(call.method, code)
+        reason = ended_by_limit(exc)
+        if reason:
+            self._metrics.streams_refused.labels(call.method, reason).inc()
         if code == grpc.StatusCode.INTERNAL:
             log.exception("%s #%d failed", call.method, call.id)
         await context.abort(code, describe(exc))
@@ -175,7 +195,7 @@ async def _first(requests, field_name: str):
     return first
 
 
-async def _feed_upload(requests, upload: UploadBuffer, job: VideoJob) -> None:
+async def _feed_upload(requests, upload: UploadBuffer, job: VideoJob, budget: JobBudget) -> None:
     """Appends the uploaded chunks. The upload ends at ``last``, at ``stop`` or when the client
     half-closes (without ``last`` first, the job finds a truncated file). After ``last`` the
     stream is still read: a client may send ``stop`` while the server is translating."""
@@ -185,6 +205,7 @@ async def _feed_upload(requests, upload: UploadBuffer, job: VideoJob) -> None:
             if kind == "config":
                 raise StreamConfigError("a video stream carries one config, then only chunks")
             if kind == "chunk":
+                budget.check_disk(len(request.chunk))
                 upload.append(request.chunk)
             if request.stop:
                 job.stop()

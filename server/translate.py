@@ -96,6 +96,8 @@ class TranslateStream:
     async def run(self, requests: AsyncIterator[pb.TranslateRequest]
                   ) -> AsyncIterator[pb.TranslateResponse]:
         reader = asyncio.create_task(self._read(requests))
+        self._expired = (asyncio.ensure_future(self._draining.wait_until_expiring())
+                         if hasattr(self._draining, "wait_until_expiring") else None)
         drain_watch = asyncio.create_task(self._draining.wait())
         drain_watch.add_done_callback(
             lambda watch: watch.cancelled() or self._stop_reading(reader))
@@ -107,7 +109,7 @@ class TranslateStream:
                 if not self._order:
                     break
                 entry = self._order[0]
-                response = await entry.task
+                response = await self._answer(entry.task)
                 del self._order[0]
                 self._started -= 1
                 self._pump()
@@ -127,10 +129,26 @@ class TranslateStream:
                                         "answered, resend the rest elsewhere")
         finally:
             drain_watch.cancel()
+            if self._expired is not None:
+                self._expired.cancel()
             reader.cancel()
             for entry in self._order:
                 if entry.task is not None:
                     entry.task.cancel()
+
+    async def _answer(self, task: asyncio.Task) -> pb.TranslateResponse:
+        """The next reply, raced against the end of a drain's grace period, so that a stream
+        whose frames cannot all be answered in time still ends UNAVAILABLE (resend from the
+        first unanswered frame) rather than with gRPC's cancellation."""
+        if self._expired is None:
+            return await task
+        done, _ = await asyncio.wait({task, self._expired}, return_when=asyncio.FIRST_COMPLETED)
+        if task not in done:
+            self.counts.drained = True
+            raise ShuttingDownError("server is shutting down and could not answer every frame "
+                                    "it read in time; resend from the first unanswered frame "
+                                    "elsewhere")
+        return task.result()
 
     # -- reading -----------------------------------------------------------------------------
 

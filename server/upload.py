@@ -54,6 +54,15 @@ class UploadBuffer:
             self._cond.notify_all()
 
     @property
+    def failure(self) -> BaseException | None:
+        return self._failure
+
+    @property
+    def finished(self) -> bool:
+        """The last byte has arrived (or the upload was ended early)."""
+        return self._finished
+
+    @property
     def size(self) -> int:
         return self._size
 

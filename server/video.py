@@ -33,6 +33,7 @@ import numpy as np
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
+from pix2pix_stream.server.job_cleanup import release_references
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import LoadedModel
 from pix2pix_stream.server.upload import UploadBuffer
@@ -69,7 +70,7 @@ class _VideoItem:
 class VideoJob:
     def __init__(self, model: LoadedModel, plan: VideoPlan, upload: UploadBuffer, *,
                  max_pixels: int, queue_depth: int, tmp_dir: Path | None, metrics: Metrics,
-                 notify: Callable[[pb.VideoProgress | None], None]):
+                 notify: Callable[[pb.VideoProgress | None], None], budget=None):
         self.model = model
         self.plan = plan
         self.upload = upload
@@ -79,6 +80,7 @@ class VideoJob:
         self.frames_out = 0
         self._max_pixels = max_pixels
         self._notify = notify  # progress messages, then None once the job is over
+        self._budget = budget  # server.limits.JobBudget: output limits, checked as frames go
         self._metrics = metrics
         self._items: queue.Queue = queue.Queue(maxsize=queue_depth)
         self._output_ready = threading.Event()
@@ -116,6 +118,7 @@ class VideoJob:
             thread.join(timeout)
         self.upload.release()
         shutil.rmtree(self._dir, ignore_errors=True)
+        release_references(self._items, self.error, self.upload.failure)
 
     # -- decoder thread ----------------------------------------------------------------------
 
@@ -132,6 +135,10 @@ class VideoJob:
                 "error", VideoStoppedError("the client stopped the job before any frame "
                                            "was translated"))
         self._put(outcome)
+        # Not left in this frame: exception -> traceback -> this frame -> exception is a cycle
+        # that keeps the demuxer's frames (the container, FFmpeg's decoder threads) alive until
+        # the garbage collector happens to run.
+        del outcome
 
     def _demux_and_decode(self, logs: list) -> None:
         try:
@@ -149,6 +156,8 @@ class VideoJob:
             video.thread_type = "AUTO"
             audio = container.streams.audio[0] if container.streams.audio else None
             self._frames_total = video.frames
+            if self._budget is not None:
+                self._budget.check_start(video.frames, *self._output_frame_size(width, height))
             rate = video.average_rate or video.guessed_rate or Fraction(25)
             self._pts_step = max(1, round(1 / (Fraction(rate) * video.time_base)))
             self._put(("start", InputInfo(video, audio, Fraction(rate), video.time_base,
@@ -201,6 +210,10 @@ class VideoJob:
         self._metrics.frames_in.labels(self.model.name).inc()
         return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
 
+    def _output_frame_size(self, width: int, height: int) -> tuple[int, int]:
+        width, height = self.plan.output_size or (width, height)
+        return (width * 2 if self.plan.side_by_side else width), height
+
     def _next_pts(self, frame: av.VideoFrame) -> int:
         # Some AVI streams carry no timestamps: continue at the stream's frame rate.
         if frame.pts is not None:
@@ -245,6 +258,8 @@ class VideoJob:
                 writer.write_frame(payload.future.result(), payload.pts, payload.source)
                 self.frames_out += 1
                 self._metrics.frames_out.labels(self.model.name).inc()
+                if self._budget is not None:
+                    self._budget.check_progress(self.frames_out, self.output_path)
                 if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:
                     last_progress = time.monotonic()
                     self._notify(self._progress())

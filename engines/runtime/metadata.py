@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pix2pix_stream.engines.runtime.errors import CorruptEngineError, EngineNotFoundError
+from pix2pix_stream.engines.runtime.integrity import check_fields
 from pix2pix_stream.media.transforms import InputTransform
 
 ENGINE_JSON = "engine.json"
@@ -75,7 +76,10 @@ def read_metadata(engine_dir: str | os.PathLike) -> EngineMetadata:
     if not isinstance(data, dict):
         raise CorruptEngineError(f"{path} does not hold a JSON object")
     try:
+        check_fields(data)
         return EngineMetadata.from_dict(data)
+    except CorruptEngineError as exc:
+        raise CorruptEngineError(f"{path}: {exc}") from None
     except TypeError as exc:
         raise CorruptEngineError(f"{path}: {exc}") from exc
 

@@ -16,6 +16,7 @@ from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.errors import (BackendUnavailableError, EngineError, EngineNotFoundError,
                             EngineVersionMismatchError)
 from pix2pix_stream.engines.runtime.hardware import cpu_has_bf16, cpu_has_vnni, tensorrt_gpu_available
+from pix2pix_stream.engines.runtime.integrity import check_artifact_file, check_model_file
 from pix2pix_stream.engines.runtime.metadata import ENGINE_JSON, EngineMetadata, read_metadata
 from pix2pix_stream.engines.runtime.quality import QUALITY_BAR_DB
 
@@ -95,6 +96,7 @@ def _load_one(name: str, engine_dir: Path, metadata: EngineMetadata, max_batch: 
         raise BackendUnavailableError(f"unknown backend {name!r}; available: auto, "
                                       f"{', '.join(available_backends())}")
     _check_artifact(name, spec, metadata, auto)
+    check_artifact_file(engine_dir, metadata, spec.artifact)
     try:
         module = importlib.import_module(spec.module)
     except ImportError as exc:
@@ -117,6 +119,7 @@ def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_ba
     if max_batch < 1:
         raise ValueError(f"max_batch must be >= 1, got {max_batch}")
     metadata = read_metadata(engine_dir)
+    check_model_file(engine_dir, metadata.onnx_file, metadata.onnx_sha256, "onnx_file")
     if backend != "auto":
         return _load_one(backend, engine_dir, metadata, max_batch, options)
     reasons = []
@@ -134,18 +137,27 @@ def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_ba
 
 def discover_engines(engines_dir: str | os.PathLike) -> list[tuple[Path, EngineMetadata]]:
     """Every sub-directory of ``engines_dir`` (and ``engines_dir`` itself) holding an engine.json
-    that reads, sorted by engine name. Directories whose engine.json is broken are skipped; use
-    read_metadata on one to see why."""
+    that reads, sorted by engine name. A broken engine.json is skipped with a warning that names
+    the file and the reason (scan_engines returns them)."""
+    found, problems = scan_engines(engines_dir)
+    for problem in problems:
+        log.warning("skipping engine: %s", problem)
+    return found
+
+
+def scan_engines(engines_dir: str | os.PathLike) -> tuple[list[tuple[Path, EngineMetadata]], list[str]]:
+    """(engines that read, sorted by name; one line per engine.json that does not, saying which
+    file and why)."""
     root = Path(engines_dir)
     if not root.is_dir():
         raise EngineNotFoundError(f"engines directory not found: {root}")
     candidates = [root] + sorted(p for p in root.iterdir() if p.is_dir())
-    found = []
+    found, problems = [], []
     for directory in candidates:
         if not (directory / ENGINE_JSON).is_file():
             continue
         try:
             found.append((directory, read_metadata(directory)))
-        except EngineError:
-            continue
-    return sorted(found, key=lambda item: item[1].name)
+        except EngineError as exc:
+            problems.append(str(exc))
+    return sorted(found, key=lambda item: item[1].name), problems
