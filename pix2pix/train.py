@@ -19,6 +19,7 @@ from pix2pix_stream.pix2pix.gan import Pix2PixModel
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
 from pix2pix_stream.pix2pix.performance import default_performance
 from pix2pix_stream.pix2pix.reporting import Reporter, evaluate
+from pix2pix_stream.pix2pix.video_eval import ValidationClip
 from pix2pix_stream.pix2pix.train_state import (Progress, full_state, inference_state, restore,
                                  resume_differences, rng_state)
 
@@ -65,6 +66,9 @@ class Trainer:
                             "will not match an uninterrupted run: %s", latest, "; ".join(changed))
             self.val_metrics = dict(state.get("metrics", {}))
         self.reporter = Reporter(config.out_dir / "tensorboard" if ctx.is_main else None)
+        # A video run's held-out tail is a clip: its stability is scored per epoch too.
+        self.val_clip = (ValidationClip.from_dataset(self.val_set)
+                         if ctx.is_main and config.data.mode == "video" else None)
 
     @property
     def lr(self) -> float:
@@ -155,10 +159,16 @@ class Trainer:
             values, grids = evaluate(self.model.generate, self.val_set,
                                      batch_size=max(self.config.batch_size, 4),
                                      keep=self.config.grid_images)
+            video = self.val_clip.score(self.model.generate) if self.val_clip else None
         finally:
             g.train()
         self.val_metrics = values
         self.reporter.validation(self.progress.epoch, values, grids)
+        if video is not None:
+            self.reporter.video(self.progress.epoch, video)
+            self.val_metrics.update({"flicker": video["flicker"],
+                                     "warp_error": video["warp_error"],
+                                     "warp_floor": video["warp_floor"]})
         if values["l1"] < self.progress.best_val_l1:
             self.progress.best_val_l1 = values["l1"]
             save_checkpoint(inference_state(self.model, self.config, epoch=self.progress.epoch,
