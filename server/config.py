@@ -33,6 +33,7 @@ class ServerConfig:
     metrics_host: str = "0.0.0.0"
     grace_s: float = 10.0                # drain time on stop / SIGTERM
     video_tmp_dir: Path | None = None    # where uploads and outputs are spooled; None = $TMPDIR
+    temporal: str = "off"                # temporal filter of streams that do not choose one
 
     def __post_init__(self):
         _require(self.max_batch >= 1, f"max_batch must be >= 1, got {self.max_batch}")
@@ -52,6 +53,8 @@ class ServerConfig:
         _require(self.token is None or self.token.strip() != "", "token must not be empty")
         _require(self.metrics_port is None or 0 <= self.metrics_port < 65536,
                  f"metrics_port must be 0..65535, got {self.metrics_port}")
+        _require(self.temporal in ("off", "light", "strong"),
+                 f"temporal must be off, light or strong, got {self.temporal!r}")
         host, sep, port = self.address.rpartition(":")
         _require(bool(sep and host and port.isdigit()),
                  f"address must be host:port, got {self.address!r}")

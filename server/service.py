@@ -19,6 +19,7 @@ from pix2pix_stream.server.errors import (ShuttingDownError, StreamConfigError, 
                            status_for)
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import ModelSet
+from pix2pix_stream.server.temporal_filter import resolve_level
 from pix2pix_stream.server.translate import TranslateStream, check_stream_config
 from pix2pix_stream.server.upload import UploadBuffer
 from pix2pix_stream.server.video import VideoJob
@@ -71,7 +72,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             model = self._models.get(config.model)
             stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
                                      inflight=self._config.inflight_per_stream,
-                                     max_pixels=self._config.max_pixels, draining=self._draining)
+                                     max_pixels=self._config.max_pixels, draining=self._draining,
+                                     temporal=self._config.temporal)
             call.counts = lambda: asdict(stream.counts)
             log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
                      call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
@@ -92,10 +94,11 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             self._admit(call)
             config = (await _first(request_iterator, "config")).config
             plan = plan_video(config, self._config.max_pixels)
+            temporal = resolve_level(config.temporal, self._config.temporal)
             model = self._models.get(config.model)
             log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
                      call.id, call.peer, model.name, plan.codec, plan.container)
-            async for response in self._run_video(call, model, plan, request_iterator):
+            async for response in self._run_video(call, model, plan, request_iterator, temporal):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
             call.status = "CANCELLED"
@@ -105,13 +108,15 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         finally:
             self._end(call)
 
-    async def _run_video(self, call, model, plan, requests) -> AsyncIterator[pb.VideoResponse]:
+    async def _run_video(self, call, model, plan, requests, temporal: str = "off"
+                         ) -> AsyncIterator[pb.VideoResponse]:
         loop = asyncio.get_running_loop()
         progress: asyncio.Queue = asyncio.Queue()
         upload = UploadBuffer(self._config.max_video_bytes, self._config.video_tmp_dir)
         job = VideoJob(model, plan, upload, max_pixels=self._config.max_pixels,
                        queue_depth=max(self._config.inflight_per_stream, model.batcher.max_batch),
                        tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
+                       temporal=temporal,
                        notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item))
         call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
                                "upload_bytes": upload.size, **({"stopped": True} if job.stopped
