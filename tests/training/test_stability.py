@@ -106,11 +106,16 @@ def test_terms_reach_the_step_and_off_is_the_plain_step():
     torch.manual_seed(1)
     assert off.train_step(a, b).as_floats() == first
     assert set(first) == {"G_GAN", "G_L1", "D_real", "D_fake"}
-    on = tiny_model(StabilityConfig(weight=100.0))
-    before = [p.detach().clone() for p in on.G_net.parameters()]
-    losses = on.train_step(a, b, step=0).as_floats()
-    assert losses["G_stab"] > 0
-    assert any(not torch.equal(p, q) for p, q in zip(before, on.G_net.parameters()))
+    # Same forward (the concatenated batch) and random draws, only the weight differs: the
+    # term must reach the generator's gradient.
+    steps = {}
+    for weight in (1e-9, 100.0):
+        model = tiny_model(StabilityConfig(weight=weight))
+        torch.manual_seed(1)
+        steps[weight] = (model.train_step(a, b, step=0).as_floats(),
+                         [p.detach().clone() for p in model.G_net.parameters()])
+    assert steps[100.0][0]["G_stab"] > 0
+    assert any(not torch.equal(p, q) for p, q in zip(steps[1e-9][1], steps[100.0][1]))
 
 
 @pytest.fixture(scope="module")
