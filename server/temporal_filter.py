@@ -72,6 +72,15 @@ class FilterTurn:
             self.release()
 
     def release(self) -> None:
-        """Lets the next frame go; for a frame that failed, was cancelled or is not filtered."""
+        """Lets the next frame go once every earlier frame has gone: also for a frame that
+        failed or was cancelled, whose successor must still wait for the frames before it."""
+        if self._done.done():
+            return
+        if self._previous is None or self._previous.done():
+            self._done.set_result(None)
+        else:
+            self._previous.add_done_callback(self._finish)
+
+    def _finish(self, _previous: asyncio.Future) -> None:
         if not self._done.done():
             self._done.set_result(None)

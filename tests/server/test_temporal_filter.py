@@ -104,3 +104,28 @@ def test_video_job_filter_is_deterministic_and_changes_the_output(stub, tmp_path
     assert strong.done.frames == 10
     assert strong.output == again.output
     assert strong.output != off.output
+
+
+def test_turns_filter_in_reservation_order_whatever_runs_first():
+    """Frames of a stream finish translating in any order; the filter must still see them in
+    the order they arrived, and a frame that failed (released, never applied) must not block."""
+    import asyncio
+
+    from pix2pix_stream.server.temporal_filter import OrderedFilter
+
+    frames = panning_frames(5)
+    outputs = [np.ascontiguousarray(f[:, ::-1]) for f in frames]   # any per-frame "translation"
+
+    async def run():
+        ordered = OrderedFilter("strong")
+        turns = [ordered.reserve() for _ in frames]
+        turns[2].release()                                          # frame 2 failed
+        kept = [i for i in range(len(frames)) if i != 2]
+        tasks = {i: asyncio.create_task(turns[i].apply(frames[i], outputs[i]))
+                 for i in reversed(kept)}                           # started last-first
+        return {i: await asyncio.wait_for(task, 10) for i, task in tasks.items()}
+
+    got = asyncio.run(run())
+    smoother = TemporalFilter(temporal_settings("strong"))
+    for i in (0, 1, 3, 4):
+        assert np.array_equal(got[i], smoother(frames[i], outputs[i]))
