@@ -160,6 +160,11 @@ def generator_from_args(args):
 def stability_from_args(args, mode: str):
     from pix2pix_stream.pix2pix.stability import StabilityConfig
 
+    from pix2pix_stream.pix2pix.errors import ConfigError
+
+    if args.temporal_weight and mode != "video":
+        raise ConfigError("--temporal-weight needs video data (consecutive frames); for images "
+                          "use --stability")
     weight, temporal = STABILITY_DEFAULTS["video" if mode == "video" else "images"]
     return StabilityConfig(
         weight=weight if args.stability is None else args.stability,
