@@ -122,8 +122,7 @@ def live_latency(args, frames) -> dict:
 
     from pix2pix_stream.protos import translator_pb2 as pb
     from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from service import Server  # noqa: E402  (bench/service.py: pix2pix-serve in a subprocess)
+    from service import Server  # bench/service.py (this script's folder): pix2pix-serve subprocess
 
     images = [pb.Image(raw=pb.RawImage(width=f.shape[1], height=f.shape[0], format=pb.RGB24,
                                        data=f.tobytes())) for f in frames]
