@@ -10,8 +10,8 @@ and the new output passes unchanged, so motion stays sharp. A frame where little
 explained (a scene cut) resets the filter.
 
 Cost: DIS at its fastest preset on a gray copy shrunk to ``flow_size`` on the longer side, one
-warp of that copy, one full-size warp of the previous output and a blend: about a millisecond
-for a 256x256 frame on one CPU core (bench/temporal.py measures it).
+warp of that copy, one full-size warp of the previous output and a blend: about 2 ms of one
+CPU core for a 256x256 frame on the loaded machine here (bench/temporal.py measures it).
 
 One filter per stream: it holds the previous frame, and OpenCV's DIS object holds scratch
 buffers; frames must come in display order. Same frames in, same bytes out.
@@ -31,7 +31,7 @@ class FilterSettings:
     strength: float              # weight of the warped previous output where the input matches
     tolerance: float = 16.0      # gray-level difference (0..255) at which the weight reaches 0
     cut_fraction: float = 0.3    # fewer matching pixels than this: a scene cut, start afresh
-    flow_size: int = 128         # flow on a copy whose longer side is this many pixels
+    flow_size: int = 96          # flow on a copy whose longer side is this many pixels
 
 
 TEMPORAL_LEVELS: dict[str, FilterSettings | None] = {
