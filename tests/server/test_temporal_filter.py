@@ -50,6 +50,22 @@ def test_filtered_stream_equals_the_filter_run_in_order_over_the_backend(stub, t
     assert not all(np.array_equal(a, b) for a, b in zip(got, plain))   # the filter did act
 
 
+def test_the_filter_follows_the_camera_frame_not_the_engines_input(stub, tiny_engines_root):
+    """With an input transform (Canny edges) the flow comes from the frame itself."""
+    from pix2pix_stream.engines.runtime.registry import load_backend
+
+    frames = panning_frames(6)
+    got = translated(stub, frames, model="tiny-canny", temporal=pb.TEMPORAL_STRONG)
+    with load_backend(tiny_engines_root / "tiny-canny", "onnxruntime", threads=1) as backend:
+        edges = np.stack([backend.metadata.transform(f) for f in frames])
+        outputs = backend.infer(edges)
+    smoother = TemporalFilter(temporal_settings("strong"))
+    want = [smoother(src, out) for src, out in zip(frames, outputs)]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+
+
 def test_same_clip_gives_the_same_bytes_with_and_without_the_filter(stub):
     frames = panning_frames(8)
     for level in (pb.TEMPORAL_OFF, pb.TEMPORAL_LIGHT, pb.TEMPORAL_STRONG):
