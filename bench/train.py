@@ -6,7 +6,11 @@ plain fp32 NCHW eager step with the for-loop Adam, as the official pytorch-Cycle
 code runs it; every other row is a speed setting from pix2pix.performance. Each variant starts
 from the same seeded weights and sees the same batches, so the "loss drift" columns show what
 the setting does to training: the relative difference of the summed G_L1 / D losses over the run
-against the baseline's.
+against the baseline's. The last two rows add the stability loss terms (pix2pix.stability) to the
+CPU default: what ``--stability`` and, for video, ``--temporal-weight`` cost per step (their
+"drift" is what they change in the G_L1 / D losses: they are different objectives, not speed
+settings). The temporal term's flow is computed once per frame pair in the data pipeline and
+cached: its one-off cost per pair is printed below the table.
 
     .venv/bin/python bench/train.py                 # default model: unet_256, ngf 64, 256x256
     .venv/bin/python bench/train.py --steps 20 --compile
@@ -31,6 +35,7 @@ from pix2pix_stream.pix2pix.data import to_tensor  # noqa: E402
 from pix2pix_stream.pix2pix.gan import Pix2PixModel  # noqa: E402
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator  # noqa: E402
 from pix2pix_stream.pix2pix.performance import Performance, cpu_has_fast_bf16, default_performance  # noqa: E402
+from pix2pix_stream.pix2pix.stability import StabilityConfig, StabilityTerms  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
 
 FACADES = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "facades" / "train"
@@ -70,12 +75,15 @@ class Variant:
     """One speed setting with its own model copy and its own dropout RNG stream, so that the
     variants can be stepped in interleaved rounds and still see identical random numbers."""
 
-    def __init__(self, name: str, perf: Performance, init: tuple[dict, dict], compile_model=False):
+    def __init__(self, name: str, perf: Performance, init: tuple[dict, dict], compile_model=False,
+                 stability: StabilityConfig | None = None):
         g, d = UnetGenerator(), PatchDiscriminator()
         g.load_state_dict(init[0])
         d.load_state_dict(init[1])
         self.name, self.perf = name, perf
-        self.model = Pix2PixModel(g, d, perf=perf)
+        self.model = Pix2PixModel(g, d, perf=perf, stability=StabilityTerms(stability)
+                                  if stability is not None else None)
+        self.temporal = stability is not None and stability.temporal_weight > 0
         if compile_model:
             self.model.G, self.model.D = torch.compile(self.model.G), torch.compile(self.model.D)
         self.model.train()
@@ -89,9 +97,13 @@ class Variant:
         if self.name.endswith("1 thread"):
             torch.set_num_threads(1)
         torch.set_rng_state(self.rng)
-        for a, b in batches:
+        for step, (a, b) in enumerate(batches):
+            # The temporal term's inputs as the data pipeline delivers them: the previous frame
+            # (here the same pair moved 2 px) and the target flow with its mask.
+            temporal = {"prev_input": a.roll(2, 3), "flow": torch.full((1, 2) + a.shape[2:], 2.0),
+                        "flow_mask": torch.ones((1, 1) + a.shape[2:])} if self.temporal else None
             start = time.perf_counter()
-            losses = self.model.train_step(a, b).as_floats()
+            losses = self.model.train_step(a, b, step=step, temporal=temporal).as_floats()
             elapsed = time.perf_counter() - start
             if timed:
                 self.seconds.append(elapsed)
@@ -102,6 +114,26 @@ class Variant:
     @property
     def its(self) -> float:
         return 1.0 / float(np.median(self.seconds))
+
+
+STABILITY_VARIANTS = [
+    ("--stability 100", StabilityConfig(weight=100.0)),
+    ("--stability 100 --temporal-weight 100", StabilityConfig(weight=100.0, temporal_weight=100.0)),
+]
+
+
+def flow_pair_ms(size: int, repeats: int = 5) -> float:
+    """What FlowCache pays per frame pair: DIS both ways plus the forward-backward mask."""
+    from pix2pix_stream.media.temporal import FlowEstimator, reliable
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    b = np.roll(a, 2, axis=1)
+    estimate = FlowEstimator("medium")
+    start = time.perf_counter()
+    for _ in range(repeats):
+        reliable(estimate(b, a), estimate(a, b))
+    return (time.perf_counter() - start) / repeats * 1000
 
 
 def drift(losses: np.ndarray, base: np.ndarray, column: slice) -> float:
@@ -134,6 +166,9 @@ def main(argv: list[str] | None = None) -> None:
           f"unet_256 ngf 64 + 70x70 PatchGAN, {args.steps} timed steps after {args.warmup} warm-up")
     variants = [Variant(name, perf, init, name.startswith("torch.compile"))
                 for name, perf in variants]
+    cpu_default = default_performance(torch.device("cpu"))
+    variants += [Variant(f"CPU default + {name}", cpu_default, init, stability=stability)
+                 for name, stability in STABILITY_VARIANTS]
     # Warm-up, then rounds: each round steps every variant over the same few batches, so a
     # change in machine load during the run hits all variants alike.
     for v in variants:
@@ -156,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
                      "d_drift": drift(losses, base_losses, slice(2, 4)),
                      "last_losses": [float(x) for x in losses[-1]]})
     print_table(rows)
+    print(f"temporal term's flow (DIS medium, forward + backward, {round(args.size * 286 / 256)} px "
+          f"frames): {flow_pair_ms(round(args.size * 286 / 256)):.1f} ms per frame pair, once "
+          "(cached)")
     if args.json:
         write_json(args.json, "train", {**vars(args), "torch": torch.__version__,
                                         "fast_bf16": cpu_has_fast_bf16()}, rows,

@@ -10,6 +10,7 @@ from pix2pix_stream.pix2pix.errors import ConfigError
 from pix2pix_stream.pix2pix.gan import OptimConfig
 from pix2pix_stream.networks.models import DiscriminatorConfig, GeneratorConfig
 from pix2pix_stream.pix2pix.performance import Performance
+from pix2pix_stream.pix2pix.stability import StabilityConfig
 
 LATEST = "latest.pt"
 BEST = "best.pt"
@@ -22,6 +23,7 @@ class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    stability: StabilityConfig = field(default_factory=StabilityConfig)   # off unless asked
     epochs: int = 100                          # at the constant learning rate
     epochs_decay: int = 100                    # then linearly down towards zero
     batch_size: int = 1

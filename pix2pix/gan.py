@@ -13,6 +13,7 @@ from torch import nn
 from pix2pix_stream.pix2pix.losses import GANLoss, discriminator_loss, generator_loss
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
 from pix2pix_stream.pix2pix.performance import Performance
+from pix2pix_stream.pix2pix.stability import StabilityConfig, StabilityTerms
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,11 @@ class StepLosses:
     G_L1: torch.Tensor
     D_real: torch.Tensor
     D_fake: torch.Tensor
+    G_stab: torch.Tensor | None = None   # stability terms (pix2pix.stability), when on
+    G_temp: torch.Tensor | None = None
 
     def as_floats(self) -> dict[str, float]:
-        return {k: float(v) for k, v in self.__dict__.items()}
+        return {k: float(v) for k, v in self.__dict__.items() if v is not None}
 
 
 def _set_requires_grad(module: nn.Module, flag: bool) -> None:
@@ -51,9 +54,10 @@ class Pix2PixModel:
 
     def __init__(self, generator: UnetGenerator, discriminator: PatchDiscriminator,
                  optim: OptimConfig = OptimConfig(), perf: Performance = Performance(),
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", stability: StabilityTerms | None = None):
         self.device = torch.device(device)
         self.optim_config, self.perf = optim, perf
+        self.stability = stability if stability is not None else StabilityTerms(StabilityConfig())
         fmt = perf.memory_format()
         self.G_net = generator.to(self.device, memory_format=fmt)
         self.D_net = discriminator.to(self.device, memory_format=fmt)
@@ -75,12 +79,20 @@ class Pix2PixModel:
         return batch.to(self.device, non_blocking=True).contiguous(
             memory_format=self.perf.memory_format())
 
-    def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor) -> StepLosses:
+    def train_step(self, real_a: torch.Tensor, real_b: torch.Tensor, *, step: int = 0,
+                   temporal: dict | None = None) -> StepLosses:
         """One iteration on a batch: input ``real_a`` and target ``real_b``, both [N, 3, H, W] in
-        [-1, 1]. Returns the detached losses."""
+        [-1, 1]. ``step`` seeds the stability transforms; ``temporal`` is a video batch's
+        previous frame and flow (pix2pix.stability). Returns the detached losses."""
         real_a, real_b = self.to_input(real_a), self.to_input(real_b)
+        extra = self.stability.batch(real_a, step, temporal) if self.stability.config.enabled \
+            else None
         with self.perf.autocast(self.device):
-            fake_b = self.G(real_a)
+            if extra is None:
+                fake_b = self.G(real_a)
+            else:  # one forward over all inputs: DDP expects one forward per backward
+                fake_all = self.G(torch.cat([real_a, extra.inputs]))
+                fake_b, fake_extra = fake_all[:len(real_a)], fake_all[len(real_a):]
 
         _set_requires_grad(self.D_net, True)
         self.opt_D.zero_grad(set_to_none=True)
@@ -96,11 +108,14 @@ class Pix2PixModel:
         with self.perf.autocast(self.device):
             pred_fake = self.D_net(torch.cat([real_a, fake_b], dim=1))
         g_loss = generator_loss(self.gan, pred_fake, fake_b, real_b, self.optim_config.lambda_l1)
-        self.scaler.scale(g_loss.total).backward()
+        terms = self.stability.losses(fake_b, fake_extra, extra) if extra is not None else {}
+        total = g_loss.total + sum(terms.values()) if terms else g_loss.total
+        self.scaler.scale(total).backward()
         self.scaler.step(self.opt_G)
         self.scaler.update()
         return StepLosses(g_loss.gan.detach(), g_loss.l1.detach(), d_loss.real.detach(),
-                          d_loss.fake.detach())
+                          d_loss.fake.detach(),
+                          **{name: value.detach() for name, value in terms.items()})
 
     @torch.no_grad()
     def generate(self, real_a: torch.Tensor) -> torch.Tensor:

@@ -79,6 +79,15 @@ class Reporter:
             self.writer.add_image("val/input|output|target", grid, epoch, dataformats="HWC")
         self.writer.flush()
 
+    def video(self, epoch: int, scores: dict[str, float]) -> None:
+        """Temporal stability of the validation clip (pix2pix_stream.pix2pix.video_eval)."""
+        if self.writer is None:
+            return
+        for key, tag in (("flicker", "video/flicker"), ("warp_error", "video/warp_error"),
+                         ("warp_floor", "video/warp_error_input_floor")):
+            self.writer.add_scalar(tag, scores[key], epoch)
+        self.writer.flush()
+
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()

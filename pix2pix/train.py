@@ -19,6 +19,8 @@ from pix2pix_stream.pix2pix.gan import Pix2PixModel
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
 from pix2pix_stream.pix2pix.performance import default_performance
 from pix2pix_stream.pix2pix.reporting import Reporter, evaluate
+from pix2pix_stream.pix2pix.stability import StabilityTerms
+from pix2pix_stream.pix2pix.video_eval import ValidationClip
 from pix2pix_stream.pix2pix.train_state import (Progress, full_state, inference_state, restore,
                                  resume_differences, rng_state)
 
@@ -40,12 +42,14 @@ class Trainer:
     def __init__(self, config: TrainConfig, ctx: ddp.DistContext):
         self.config, self.ctx = config, ctx
         torch.manual_seed(config.seed)  # identical initial weights on every rank
-        self.train_set, self.val_set = build_datasets(config.data, config.seed)
+        self.train_set, self.val_set = build_datasets(
+            config.data, config.seed, temporal_pairs=config.stability.temporal_weight > 0)
         g = UnetGenerator(**config.generator.to_dict())
         d_cfg = config.discriminator
         d = PatchDiscriminator(config.discriminator_input_nc, d_cfg.ndf, d_cfg.n_layers, d_cfg.norm)
         perf = config.performance or default_performance(ctx.device)
-        self.model = Pix2PixModel(g, d, config.optim, perf, ctx.device)
+        self.model = Pix2PixModel(g, d, config.optim, perf, ctx.device,
+                                  StabilityTerms(config.stability, config.seed, ctx.rank))
         self.model.G, self.model.D = ddp.wrap_ddp(self.model.G_net, ctx), ddp.wrap_ddp(self.model.D_net, ctx)
         self.schedulers = tuple(torch.optim.lr_scheduler.LambdaLR(opt, config.lr_factor)
                                 for opt in (self.model.opt_G, self.model.opt_D))
@@ -65,6 +69,9 @@ class Trainer:
                             "will not match an uninterrupted run: %s", latest, "; ".join(changed))
             self.val_metrics = dict(state.get("metrics", {}))
         self.reporter = Reporter(config.out_dir / "tensorboard" if ctx.is_main else None)
+        # A video run's held-out tail is a clip: its stability is scored per epoch too.
+        self.val_clip = (ValidationClip.from_dataset(self.val_set)
+                         if ctx.is_main and config.data.mode == "video" else None)
 
     @property
     def lr(self) -> float:
@@ -103,7 +110,9 @@ class Trainer:
         loader = self._epoch_loader()
         bar = self._progress_bar(len(loader))
         for batch in loader:
-            losses = self.model.train_step(batch["input"], batch["target"])
+            temporal = batch if "flow" in batch else None
+            losses = self.model.train_step(batch["input"], batch["target"], step=p.step,
+                                           temporal=temporal)
             p.step += 1
             p.batch_in_epoch += 1
             if p.step % cfg.log_every == 0 or bar is not None:
@@ -155,10 +164,16 @@ class Trainer:
             values, grids = evaluate(self.model.generate, self.val_set,
                                      batch_size=max(self.config.batch_size, 4),
                                      keep=self.config.grid_images)
+            video = self.val_clip.score(self.model.generate) if self.val_clip else None
         finally:
             g.train()
         self.val_metrics = values
         self.reporter.validation(self.progress.epoch, values, grids)
+        if video is not None:
+            self.reporter.video(self.progress.epoch, video)
+            self.val_metrics.update({"flicker": video["flicker"],
+                                     "warp_error": video["warp_error"],
+                                     "warp_floor": video["warp_floor"]})
         if values["l1"] < self.progress.best_val_l1:
             self.progress.best_val_l1 = values["l1"]
             save_checkpoint(inference_state(self.model, self.config, epoch=self.progress.epoch,

@@ -69,7 +69,8 @@ def full_state(model, schedulers, config, progress: Progress, rng_per_rank: list
 
 # Settings that change what a resumed run computes; the others (epochs, logging, saving, the
 # step limit, workers, the device) may change between the two halves of a run.
-_RESULT_SETTINGS = ("data", "discriminator", "optim", "batch_size", "seed", "performance")
+_RESULT_SETTINGS = ("data", "discriminator", "optim", "stability", "batch_size", "seed",
+                    "performance")
 
 
 def resume_differences(state: dict[str, Any], config) -> list[str]:

@@ -26,6 +26,13 @@ class StreamMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STREAM_MODE_UNSPECIFIED: _ClassVar[StreamMode]
     LOSSLESS: _ClassVar[StreamMode]
     LIVE: _ClassVar[StreamMode]
+
+class TemporalFilter(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TEMPORAL_FILTER_UNSPECIFIED: _ClassVar[TemporalFilter]
+    TEMPORAL_OFF: _ClassVar[TemporalFilter]
+    TEMPORAL_LIGHT: _ClassVar[TemporalFilter]
+    TEMPORAL_STRONG: _ClassVar[TemporalFilter]
 PIXEL_FORMAT_UNSPECIFIED: PixelFormat
 RGB24: PixelFormat
 BGR24: PixelFormat
@@ -37,6 +44,10 @@ PNG: OutputEncoding
 STREAM_MODE_UNSPECIFIED: StreamMode
 LOSSLESS: StreamMode
 LIVE: StreamMode
+TEMPORAL_FILTER_UNSPECIFIED: TemporalFilter
+TEMPORAL_OFF: TemporalFilter
+TEMPORAL_LIGHT: TemporalFilter
+TEMPORAL_STRONG: TemporalFilter
 
 class RawImage(_message.Message):
     __slots__ = ("width", "height", "format", "data")
@@ -61,20 +72,22 @@ class Image(_message.Message):
     def __init__(self, raw: _Optional[_Union[RawImage, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., png: _Optional[bytes] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("model", "encoding", "jpeg_quality", "mode", "output_width", "output_height")
+    __slots__ = ("model", "encoding", "jpeg_quality", "mode", "output_width", "output_height", "temporal")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    TEMPORAL_FIELD_NUMBER: _ClassVar[int]
     model: str
     encoding: OutputEncoding
     jpeg_quality: int
     mode: StreamMode
     output_width: int
     output_height: int
-    def __init__(self, model: _Optional[str] = ..., encoding: _Optional[_Union[OutputEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., mode: _Optional[_Union[StreamMode, str]] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ...) -> None: ...
+    temporal: TemporalFilter
+    def __init__(self, model: _Optional[str] = ..., encoding: _Optional[_Union[OutputEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., mode: _Optional[_Union[StreamMode, str]] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("sequence", "timestamp_us", "image")
@@ -121,7 +134,7 @@ class TranslateResponse(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., timestamp_us: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., dropped: _Optional[_Iterable[int]] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ...) -> None: ...
 
 class VideoConfig(_message.Message):
-    __slots__ = ("model", "codec", "bit_rate", "container", "output_width", "output_height", "side_by_side")
+    __slots__ = ("model", "codec", "bit_rate", "container", "output_width", "output_height", "side_by_side", "temporal")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CODEC_FIELD_NUMBER: _ClassVar[int]
     BIT_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +142,7 @@ class VideoConfig(_message.Message):
     OUTPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     SIDE_BY_SIDE_FIELD_NUMBER: _ClassVar[int]
+    TEMPORAL_FIELD_NUMBER: _ClassVar[int]
     model: str
     codec: str
     bit_rate: int
@@ -136,7 +150,8 @@ class VideoConfig(_message.Message):
     output_width: int
     output_height: int
     side_by_side: bool
-    def __init__(self, model: _Optional[str] = ..., codec: _Optional[str] = ..., bit_rate: _Optional[int] = ..., container: _Optional[str] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., side_by_side: _Optional[bool] = ...) -> None: ...
+    temporal: TemporalFilter
+    def __init__(self, model: _Optional[str] = ..., codec: _Optional[str] = ..., bit_rate: _Optional[int] = ..., container: _Optional[str] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., side_by_side: _Optional[bool] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ...) -> None: ...
 
 class VideoRequest(_message.Message):
     __slots__ = ("config", "chunk", "last", "stop")

@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds open calls get to finish on SIGTERM/SIGINT")
     p.add_argument("--tmp-dir", type=Path, default=None,
                    help="where video uploads and outputs are spooled; unset = $TMPDIR")
+    p.add_argument("--temporal", default=defaults.temporal, choices=["off", "light", "strong"],
+                   help="temporal filter (blend with the previous output along the input's "
+                        "motion) for streams and video jobs that do not choose one")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -105,7 +108,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_pixels=args.max_pixels, max_video_bytes=args.max_video_bytes,
         worker_threads=args.workers, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or os.environ.get("PIX2PIX_TOKEN") or None, metrics_port=args.metrics_port, grace_s=args.grace_s,
-        video_tmp_dir=args.tmp_dir, metrics_host=args.metrics_host,
+        video_tmp_dir=args.tmp_dir, metrics_host=args.metrics_host, temporal=args.temporal,
         idle_timeout_s=args.idle_timeout_s, max_streams_per_peer=args.max_streams_per_peer,
         job_limits=JobLimits(max_output_bytes=args.max_output_bytes,
                              max_output_pixel_frames=args.max_output_pixel_frames,

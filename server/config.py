@@ -37,6 +37,7 @@ class ServerConfig:
     idle_timeout_s: float = 30.0         # a stream waiting this long for its next message ends; 0 = never
     max_streams_per_peer: int | None = None  # per client IP, or per token with auth; None = max_streams
     job_limits: JobLimits = field(default_factory=JobLimits)  # what one video job may cost
+    temporal: str = "off"                # temporal filter of streams that do not choose one
 
     def __post_init__(self):
         _require(self.max_batch >= 1, f"max_batch must be >= 1, got {self.max_batch}")
@@ -59,6 +60,8 @@ class ServerConfig:
         _require(self.idle_timeout_s >= 0, f"idle_timeout_s must be >= 0, got {self.idle_timeout_s}")
         _require(self.max_streams_per_peer is None or self.max_streams_per_peer >= 1,
                  f"max_streams_per_peer must be >= 1, got {self.max_streams_per_peer}")
+        _require(self.temporal in ("off", "light", "strong"),
+                 f"temporal must be off, light or strong, got {self.temporal!r}")
         host, sep, port = self.address.rpartition(":")
         _require(bool(sep and host and port.isdigit()),
                  f"address must be host:port, got {self.address!r}")

@@ -23,6 +23,7 @@ from pix2pix_stream.server.job_watch import JobWatch, delivers_output, ended_by_
 from pix2pix_stream.server.limits import JobBudget
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import ModelSet
+from pix2pix_stream.server.temporal_filter import resolve_level
 from pix2pix_stream.server.translate import TranslateStream, check_stream_config
 from pix2pix_stream.server.upload import UploadBuffer
 from pix2pix_stream.server.video import VideoJob
@@ -77,7 +78,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             model = self._models.get(config.model)
             stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
                                      inflight=self._config.inflight_per_stream,
-                                     max_pixels=self._config.max_pixels, draining=self._draining)
+                                     max_pixels=self._config.max_pixels, draining=self._draining,
+                                     temporal=self._config.temporal)
             call.counts = lambda: asdict(stream.counts)
             log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
                      call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
@@ -105,11 +107,12 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             plan = plan_video(config, self._config.max_pixels)
             budget = JobBudget(self._config.job_limits, self._config.video_tmp_dir, plan.codec)
             budget.check_disk()
+            temporal = resolve_level(config.temporal, self._config.temporal)
             model = self._models.get(config.model)
             log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
                      call.id, call.peer, model.name, plan.codec, plan.container)
             async for response in self._run_video(call, model, plan, request_iterator, budget,
-                                                  job_state):
+                                                  job_state, temporal):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
             call.status = "CANCELLED"
@@ -120,7 +123,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             self._end(call)
 
     async def _run_video(self, call, model, plan, requests, budget: JobBudget,
-                         job_state: dict) -> AsyncIterator[pb.VideoResponse]:
+                         job_state: dict, temporal: str = "off"
+                         ) -> AsyncIterator[pb.VideoResponse]:
         loop = asyncio.get_running_loop()
         progress: asyncio.Queue = asyncio.Queue()
         upload = job_state["upload"] = UploadBuffer(self._config.max_video_bytes,
@@ -129,7 +133,7 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                        queue_depth=max(self._config.inflight_per_stream, model.batcher.max_batch),
                        tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
                        notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item),
-                       budget=budget)
+                       budget=budget, temporal=temporal)
         job_state["job"] = job
         call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
                                "upload_bytes": upload.size, **({"stopped": True} if job.stopped

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import AsyncIterator
 
 import numpy as np
@@ -23,6 +23,7 @@ from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import ShuttingDownError, StreamConfigError, describe, status_for
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import LoadedModel
+from pix2pix_stream.server.temporal_filter import FilterTurn, OrderedFilter, resolve_level
 
 
 def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:
@@ -35,6 +36,7 @@ def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:
     if config.jpeg_quality > 100:
         raise StreamConfigError(f"jpeg_quality must be 1..100 (0 = default), got {config.jpeg_quality}")
     check_output_size(config.output_width, config.output_height, max_pixels)
+    resolve_level(config.temporal, "off")
 
 
 def check_output_size(width: int, height: int, max_pixels: int) -> None:
@@ -66,16 +68,18 @@ class _Entry:
 class _Prepared:
     pixels: np.ndarray            # engine-sized, transformed
     size: tuple[int, int]         # (width, height) of the reply image
+    source: np.ndarray | None = None  # engine-sized, before the transform (temporal filter)
 
 
 class TranslateStream:
     def __init__(self, model: LoadedModel, config: pb.StreamConfig, *,
                  pool: concurrent.futures.Executor, metrics: Metrics, inflight: int,
-                 max_pixels: int, draining: asyncio.Event):
+                 max_pixels: int, draining: asyncio.Event, temporal: str = "off"):
         self.model = model
         self.config = config
         self.live = config.mode == pb.LIVE
         self.counts = StreamCounts()
+        self.temporal = OrderedFilter(resolve_level(config.temporal, temporal))
         self._pool = pool
         self._metrics = metrics
         self._limit = inflight
@@ -192,7 +196,8 @@ class TranslateStream:
     def _pump(self) -> None:
         while self._started < len(self._order) and self._started < self._limit:
             entry = self._order[self._started]
-            entry.task = asyncio.create_task(self._timed(entry))
+            turn = self.temporal.reserve() if self.temporal.enabled else None
+            entry.task = asyncio.create_task(self._timed(entry, turn))
             self._started += 1
 
     def _drop_stale(self) -> None:
@@ -206,12 +211,20 @@ class TranslateStream:
 
     # -- translating one frame ---------------------------------------------------------------
 
-    async def _timed(self, entry: _Entry) -> pb.TranslateResponse:
-        response = await self._translate(entry.frame)
+    async def _timed(self, entry: _Entry, turn: FilterTurn | None) -> pb.TranslateResponse:
+        response = await self._translate(entry.frame, turn)
         entry.ready_at = time.perf_counter()
         return response
 
-    async def _translate(self, frame: pb.Frame) -> pb.TranslateResponse:
+    async def _translate(self, frame: pb.Frame, turn: FilterTurn | None) -> pb.TranslateResponse:
+        try:
+            return await self._translate_frame(frame, turn)
+        finally:
+            if turn is not None:
+                turn.release()  # a frame that failed must not hold up the next one
+
+    async def _translate_frame(self, frame: pb.Frame, turn: FilterTurn | None
+                               ) -> pb.TranslateResponse:
         reply = pb.TranslateResponse(sequence=frame.sequence, timestamp_us=frame.timestamp_us)
         loop = asyncio.get_running_loop()
         slot = self.model.batcher.reserve()
@@ -227,6 +240,8 @@ class TranslateStream:
             return self._error(reply, exc)
         try:
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
+            if turn is not None:
+                result = replace(result, output=await turn.apply(prepared.source, result.output))
             if self._replies_raw and prepared.size == self.model.input_size:
                 reply.image.CopyFrom(self._finish(result.output, prepared.size))
             else:
@@ -256,12 +271,12 @@ class TranslateStream:
         decoded = time.perf_counter()
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
-        pixels = images.resize(pixels, *self.model.input_size)
+        pixels = source = images.resize(pixels, *self.model.input_size)
         if not self.model.transform.is_identity:
             pixels = self.model.transform(pixels)
         self._stages.decode.observe(decoded - start)
         self._stages.transform.observe(time.perf_counter() - decoded)
-        return _Prepared(pixels, size)
+        return _Prepared(pixels, size, source if self.temporal.enabled else None)
 
     def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
         start = time.perf_counter()

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -35,6 +35,7 @@ from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from pix2pix_stream.server.job_cleanup import release_references
 from pix2pix_stream.server.metrics import Metrics
+from pix2pix_stream.server.temporal_filter import new_filter
 from pix2pix_stream.server.engine_set import LoadedModel
 from pix2pix_stream.server.upload import UploadBuffer
 from pix2pix_stream.server.video_output import InputInfo, VideoPlan, VideoWriter
@@ -65,12 +66,14 @@ class _VideoItem:
     pts: int
     future: object              # concurrent.futures.Future[BatchResult]
     source: np.ndarray | None   # the input frame, kept for side-by-side output
+    engine_source: np.ndarray | None = None  # engine-sized, before the transform: temporal filter
 
 
 class VideoJob:
     def __init__(self, model: LoadedModel, plan: VideoPlan, upload: UploadBuffer, *,
                  max_pixels: int, queue_depth: int, tmp_dir: Path | None, metrics: Metrics,
-                 notify: Callable[[pb.VideoProgress | None], None], budget=None):
+                 notify: Callable[[pb.VideoProgress | None], None], budget=None,
+                 temporal: str = "off"):
         self.model = model
         self.plan = plan
         self.upload = upload
@@ -82,6 +85,7 @@ class VideoJob:
         self._notify = notify  # progress messages, then None once the job is over
         self._budget = budget  # server.limits.JobBudget: output limits, checked as frames go
         self._metrics = metrics
+        self._temporal = new_filter(temporal)  # this job's own; runs in the encoder thread, in order
         self._items: queue.Queue = queue.Queue(maxsize=queue_depth)
         self._output_ready = threading.Event()
         self._cancelled = threading.Event()
@@ -199,7 +203,7 @@ class VideoJob:
         slot = self.model.batcher.reserve()
         try:
             rgb = frame.to_ndarray(format="rgb24")
-            pixels = images.resize(rgb, *self.model.input_size)
+            pixels = resized = images.resize(rgb, *self.model.input_size)
             if not self.model.transform.is_identity:
                 pixels = self.model.transform(pixels)
         except BaseException:
@@ -208,7 +212,8 @@ class VideoJob:
         pts = self._next_pts(frame)
         self.frames_in += 1
         self._metrics.frames_in.labels(self.model.name).inc()
-        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
+        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None,
+                          resized if self._temporal is not None else None)
 
     def _output_frame_size(self, width: int, height: int) -> tuple[int, int]:
         width, height = self.plan.output_size or (width, height)
@@ -255,7 +260,11 @@ class VideoJob:
         while True:
             kind, payload = self._get()
             if kind == "video":
-                writer.write_frame(payload.future.result(), payload.pts, payload.source)
+                result = payload.future.result()
+                if self._temporal is not None:
+                    result = replace(result, output=self._temporal(payload.engine_source,
+                                                                   result.output))
+                writer.write_frame(result, payload.pts, payload.source)
                 self.frames_out += 1
                 self._metrics.frames_out.labels(self.model.name).inc()
                 if self._budget is not None:

@@ -9,6 +9,9 @@ from pathlib import Path
 from pix2pix_stream.pix2pix.presets import GENERATOR_PRESETS, generator_preset
 from pix2pix_stream.pix2pix.cli.common import EXIT_OK, EXIT_USAGE, parse_params, run_main
 
+# (--stability, --temporal-weight) when not given; bench/temporal.py measures what they do.
+STABILITY_DEFAULTS = {"video": (100.0, 100.0), "images": (0.0, 0.0)}
+
 DESCRIPTION = """\
 Train pix2pix (Isola et al. 2017) on paired images or on a video, then export the final
 generator as a servable engine directory (model.onnx + engine.json) for pix2pix-serve.
@@ -80,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--no-dropout", action="store_true", help="no dropout in the generator")
     m.add_argument("--gan-mode", default="vanilla", choices=["vanilla", "lsgan"])
     m.add_argument("--lambda-l1", type=float, default=100.0, help="weight of L1 (default: 100)")
+    m.add_argument("--stability", type=float, default=None, metavar="WEIGHT",
+                   help="transform-consistency term (Eilertsen et al. 2019): the output of a "
+                        "slightly moved, zoomed and noised input must be the moved output; 0 = off "
+                        f"(default: {STABILITY_DEFAULTS['video'][0]:g} for a video, "
+                        f"{STABILITY_DEFAULTS['images'][0]:g} for images)")
+    m.add_argument("--temporal-weight", type=float, default=None, metavar="WEIGHT",
+                   help="video only: the output for frame t must match the output for t-1 warped "
+                        "by the flow between the target frames, where reliable; 0 = off "
+                        f"(default: {STABILITY_DEFAULTS['video'][1]:g})")
     o = p.add_argument_group("optimisation")
     o.add_argument("--epochs", type=int, default=100, help="epochs at the initial rate (default: 100)")
     o.add_argument("--epochs-decay", type=int, default=100,
@@ -145,6 +157,21 @@ def generator_from_args(args):
                            settings["dropout"] and not args.no_dropout)
 
 
+def stability_from_args(args, mode: str):
+    from pix2pix_stream.pix2pix.stability import StabilityConfig
+
+    from pix2pix_stream.pix2pix.errors import ConfigError
+
+    if args.temporal_weight and mode != "video":
+        raise ConfigError("--temporal-weight needs video data (consecutive frames); for images "
+                          "use --stability")
+    weight, temporal = STABILITY_DEFAULTS["video" if mode == "video" else "images"]
+    return StabilityConfig(
+        weight=weight if args.stability is None else args.stability,
+        temporal_weight=(temporal if args.temporal_weight is None else args.temporal_weight)
+        if mode == "video" else 0.0)
+
+
 def config_from_args(args, argv: list[str]):
     from pix2pix_stream.media.transforms import InputTransform
     from pix2pix_stream.pix2pix.config import TrainConfig
@@ -167,6 +194,7 @@ def config_from_args(args, argv: list[str]):
         data=data, out=out, generator=generator,
         discriminator=DiscriminatorConfig(6, args.ndf, args.n_layers_D, generator.norm),
         optim=OptimConfig(args.lr, args.beta1, args.beta2, args.gan_mode, args.lambda_l1),
+        stability=stability_from_args(args, mode),
         epochs=args.epochs, epochs_decay=args.epochs_decay, batch_size=args.batch_size,
         seed=args.seed, device=args.device, performance=performance_from_args(args, device.type),
         workers=args.workers, resume=args.resume, save_every=args.save_every,

@@ -70,8 +70,15 @@ class PairDataset(Dataset):
     def __init__(self, source, indices: list[int], transform: InputTransform, crop_size: int,
                  jitter: Jitter | None = None, seed: int = 0):
         self.source, self.indices = source, list(indices)
+        self._index_set = set(self.indices)
         self.transform, self.crop_size, self.jitter = transform, crop_size, jitter
         self.seed, self.epoch = seed, 0
+        self.flows = None   # a data.temporal.FlowCache: items also carry the previous frame
+
+    def with_temporal_pairs(self) -> "PairDataset":
+        from pix2pix_stream.pix2pix.data.temporal import FlowCache
+        self.flows = FlowCache(self.source)
+        return self
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -84,10 +91,16 @@ class PairDataset(Dataset):
 
     def images(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(input, target) uint8 RGB at the crop size, after jitter and the input transform."""
-        index = self.indices[i]
+        return self._images_of(self.indices[i], self._jitter_params(self.indices[i]))
+
+    def _jitter_params(self, index: int):
+        if self.jitter is None:
+            return None
+        return self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]))
+
+    def _images_of(self, index: int, params) -> tuple[np.ndarray, np.ndarray]:
         src, target = self.source[index]
-        if self.jitter is not None:
-            params = self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]))
+        if params is not None:
             src, target = self.jitter.apply(src, params), self.jitter.apply(target, params)
         else:
             src, target = resize(src, self.crop_size), resize(target, self.crop_size)
@@ -96,8 +109,22 @@ class PairDataset(Dataset):
         return self.transform(np.ascontiguousarray(src)), target
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        inp, target = self.images(i)
-        return {"input": to_tensor(inp), "target": to_tensor(target), "index": self.indices[i]}
+        index = self.indices[i]
+        params = self._jitter_params(index)
+        inp, target = self._images_of(index, params)
+        item = {"input": to_tensor(inp), "target": to_tensor(target), "index": index}
+        if self.flows is not None:
+            item.update(self._previous_frame(index, params))
+        return item
+
+    def _previous_frame(self, index: int, params) -> dict[str, Any]:
+        """The frame before (itself for the first training frame: zero flow) under the same
+        jitter, and the flow between the two targets."""
+        from pix2pix_stream.pix2pix.data.temporal import flow_tensors, jitter_flow
+        previous = index - 1 if index - 1 in self._index_set else index
+        prev_input, _ = self._images_of(previous, params)
+        flow, mask = jitter_flow(*self.flows.get(index, previous), params, self.crop_size)
+        return {"prev_input": to_tensor(prev_input), **flow_tensors(flow, mask)}
 
 
 def split_indices(n: int, val_fraction: float, seed: int, *, contiguous: bool
@@ -112,8 +139,10 @@ def split_indices(n: int, val_fraction: float, seed: int, *, contiguous: bool
     return sorted(int(i) for i in train), sorted(int(i) for i in val)
 
 
-def build_datasets(config: DataConfig, seed: int = 0) -> tuple[PairDataset, PairDataset | None]:
-    """(train set with jitter, validation set without, or None when val_fraction is 0)."""
+def build_datasets(config: DataConfig, seed: int = 0, *, temporal_pairs: bool = False
+                   ) -> tuple[PairDataset, PairDataset | None]:
+    """(train set with jitter, validation set without, or None when val_fraction is 0). With
+    ``temporal_pairs`` a video's training items also carry the previous frame and the flow."""
     spec = resolve_data(config.path, config.mode)
     load = config.resolved_load_size  # >= crop_size: DataConfig checks a given one
     source = open_source(spec, direction=config.direction, load_size=load,
@@ -124,6 +153,8 @@ def build_datasets(config: DataConfig, seed: int = 0) -> tuple[PairDataset, Pair
         raise EmptyDatasetError(f"no training samples in {Path(config.path)}", config.path)
     jitter = Jitter(load, config.crop_size, config.flip)
     train = PairDataset(source, train_idx, config.input_transform, config.crop_size, jitter, seed)
+    if temporal_pairs and spec.mode == "video":
+        train.with_temporal_pairs()
     val = (PairDataset(source, val_idx, config.input_transform, config.crop_size)
            if val_idx else None)
     return train, val

@@ -11,9 +11,14 @@ from pix2pix_stream.pix2pix import distributed as ddp  # noqa: E402
 from tests.training.helpers import tiny_config  # noqa: E402
 
 
-def main(data: str, out: str) -> None:
+def main(data: str, out: str, variant: str = "") -> None:
     torch.set_num_threads(1)
-    config = tiny_config(Path(data), Path(out), epochs=2, epochs_decay=1)
+    extra = {}
+    if variant == "stability":  # test_stability.py: a video with both stability terms
+        from pix2pix_stream.pix2pix.stability import StabilityConfig
+        extra = dict(mode="video", val_fraction=0.2,
+                     stability=StabilityConfig(weight=10.0, temporal_weight=10.0))
+    config = tiny_config(Path(data), Path(out), epochs=2, epochs_decay=1, **extra)
     ctx = ddp.init_distributed("cpu")
     trainer = Trainer(config, ctx)
     result = trainer.fit()
@@ -25,4 +30,4 @@ def main(data: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

@@ -1,0 +1,310 @@
+"""Temporal stability in one run: what the stability loss terms and the server's temporal filter
+do to flicker and warping error (pix2pix_stream.media.temporal) on a real clip's held-out tail.
+
+    .venv/bin/python bench/temporal.py                          # the issue's settings
+    .venv/bin/python bench/temporal.py --steps 150 --crop-size 128   # a short run on a busy CPU
+    .venv/bin/python bench/temporal.py --skip-train             # the filter rows only
+
+1. Filter: the shipped engine (engines/edges2facades, Canny edges in) translates the held-out
+   tail (the clip's last --tail-seconds) frame by frame; scored without the filter and with it at
+   light and strong, run over the outputs exactly as the server runs it per stream.
+2. Filter cost: CPU time of one filter call per frame at the engine's size (one OpenCV thread;
+   the least of --repeats passes per frame, so a busy neighbour inflates it less), and the p50
+   latency it adds to a LIVE stream (request, wait, repeat) on a real pix2pix-serve subprocess,
+   filter off and strong alternated in rounds over one server.
+3. Training: two runs from the same seed, steps and frames (the clip's first --train-seconds,
+   Canny edges -> frame, the realtime generator): without and with the stability terms
+   (--stability, --temporal-weight); each scored on the held-out tail (flicker, warping error,
+   L1 / PSNR / SSIM against the true frames), the second also with the strong filter.
+
+Writes --out/temporal.json and --out/temporal.png (flicker per frame of the held-out tail).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as pix2pix-train; see pix2pix/__init__.py
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIP = ROOT.parent / "shared" / "data" / "video" / "bigbuckbunny_30s_720p.webm"
+CANNY = {"name": "canny", "params": {"low": 100, "high": 200}}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clip", type=Path, default=CLIP)
+    p.add_argument("--fps", type=float, default=24.0, help="the clip's frame rate")
+    p.add_argument("--train-seconds", type=float, default=25.0)
+    p.add_argument("--tail-seconds", type=float, default=5.0)
+    p.add_argument("--engine", type=Path, default=ROOT / "engines" / "edges2facades")
+    p.add_argument("--steps", type=int, default=2000, help="training steps per run")
+    p.add_argument("--crop-size", type=int, default=256, help="256: realtime preset; 128: unet_128")
+    p.add_argument("--ngf", type=int, default=16)
+    p.add_argument("--stability", type=float, default=100.0)
+    p.add_argument("--temporal-weight", type=float, default=100.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch threads for training")
+    p.add_argument("--repeats", type=int, default=3, help="filter-cost passes over the tail")
+    p.add_argument("--latency-frames", type=int, default=60, help="per level per round")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--skip-latency", action="store_true")
+    p.add_argument("--out", type=Path, default=ROOT / "out" / "temporal")
+    return p.parse_args(argv)
+
+
+# -- 1. the filter on the shipped engine ----------------------------------------------------------
+
+def filter_rows(args, frames) -> tuple[list[dict], dict]:
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.media.temporal import input_flows
+    from pix2pix_stream.pix2pix.video_eval import score_outputs, translate_clip
+
+    engine = load_backend(args.engine, "onnxruntime", max_batch=8)
+    pairs = input_flows(list(frames))
+    rows, series = [], {}
+    for level in ("off", "light", "strong"):
+        outputs = translate_clip(engine.infer, frames, engine.metadata.transform, temporal=level)
+        scores = score_outputs(frames, outputs, targets=False, pairs=pairs)
+        rows.append(row(f"{engine.metadata.name} engine, filter {level}", scores))
+        series[f"{engine.metadata.name}, filter {level}"] = scores.temporal.per_frame_flicker
+    return rows, series
+
+
+def row(name: str, scores) -> dict:
+    t = scores.temporal
+    data = {"what": name, "flicker": t.flicker, "warp_error": t.warp_error,
+            "warp_floor": t.warp_floor}
+    for key in ("l1", "psnr", "ssim"):
+        if key in scores.per_frame:
+            data[key] = float(np.mean(scores.per_frame[key]))
+    return data
+
+
+# -- 2. what the filter costs ---------------------------------------------------------------------
+
+def filter_cpu_ms(frames, outputs, repeats: int) -> float:
+    """Median over frames of the least CPU time of one strong-filter call over ``repeats``."""
+    import cv2
+
+    from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
+
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        per_pass = []
+        for _ in range(repeats):
+            smoother, times = TemporalFilter(temporal_settings("strong")), []
+            for src, out in zip(frames, outputs):
+                start = time.thread_time()
+                smoother(src, out)
+                times.append(time.thread_time() - start)
+            per_pass.append(times[1:])  # the first frame only stores itself
+        return float(np.median(np.min(per_pass, axis=0)) * 1000)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def live_latency(args, frames) -> dict:
+    """p50 request-to-reply latency of a LIVE stream, filter off vs strong, in rounds."""
+    import asyncio
+
+    import grpc
+
+    from pix2pix_stream.protos import translator_pb2 as pb
+    from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+    from service import Server  # bench/service.py (this script's folder): pix2pix-serve subprocess
+
+    images = [pb.Image(raw=pb.RawImage(width=f.shape[1], height=f.shape[0], format=pb.RGB24,
+                                       data=f.tobytes())) for f in frames]
+    name = json.loads((args.engine / "engine.json").read_text())["name"]
+
+    async def stretch(stub, level) -> list[float]:
+        queue: asyncio.Queue = asyncio.Queue()
+        latencies = []
+
+        async def requests():
+            yield pb.TranslateRequest(config=pb.StreamConfig(model=name, mode=pb.LIVE,
+                                                             temporal=level))
+            for i in range(args.latency_frames):
+                start = time.perf_counter()
+                yield pb.TranslateRequest(frame=pb.Frame(sequence=i, image=images[i % len(images)]))
+                await queue.get()
+                latencies.append(time.perf_counter() - start)
+                await asyncio.sleep(0.001)
+
+        async for _ in stub.Translate(requests()):
+            queue.put_nowait(None)
+        return latencies[2:]  # the first frames warm the stream up
+
+    async def run(port) -> dict:
+        results = {pb.TEMPORAL_OFF: [], pb.TEMPORAL_STRONG: []}
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.TranslatorStub(channel)
+            for _ in range(args.rounds):
+                for level in results:
+                    results[level] += await stretch(stub, level)
+        return {level: float(np.percentile(v, 50) * 1000) for level, v in results.items()}
+
+    server_args = argparse.Namespace(threads=2, max_batch=8, max_delay_ms=5.0, inflight=4)
+    server = Server(args.engine, server_args)
+    try:
+        p50 = asyncio.run(run(server.port))
+    finally:
+        server.stop()
+    return {"p50_off_ms": p50[pb.TEMPORAL_OFF], "p50_strong_ms": p50[pb.TEMPORAL_STRONG],
+            "added_p50_ms": p50[pb.TEMPORAL_STRONG] - p50[pb.TEMPORAL_OFF]}
+
+
+# -- 3. training without and with the stability terms --------------------------------------------
+
+def train_run(args, out: Path, stability) -> Path:
+    from pix2pix_stream.media.transforms import InputTransform
+    from pix2pix_stream.networks.models import GeneratorConfig
+    from pix2pix_stream.pix2pix.config import TrainConfig
+    from pix2pix_stream.pix2pix.data import DataConfig
+    from pix2pix_stream.pix2pix.performance import Performance
+    from pix2pix_stream.pix2pix.train import train
+
+    net = "unet_256" if args.crop_size >= 256 else "unet_128"
+    config = TrainConfig(
+        data=DataConfig(str(args.clip), mode="video", input_transform=InputTransform.from_dict(CANNY),
+                        crop_size=args.crop_size, val_fraction=0.0,
+                        max_frames=round(args.train_seconds * args.fps)),
+        out=str(out), generator=GeneratorConfig(netG=net, ngf=args.ngf), stability=stability,
+        epochs=1000, epochs_decay=0, seed=args.seed, performance=Performance(fused_adam=True),
+        max_steps=args.steps, progress=False, keep_every=0, log_every=25)
+    start = time.perf_counter()
+    result = train(config)
+    print(f"  trained {result.steps} steps in {time.perf_counter() - start:.0f} s -> {out}",
+          flush=True)
+    return result.checkpoint
+
+
+def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
+    import torch
+
+    from pix2pix_stream.media.transforms import InputTransform
+    from pix2pix_stream.pix2pix.stability import StabilityConfig
+    from pix2pix_stream.pix2pix.video_eval import (ClipSpec, checkpoint_translator, load_clip,
+                                                   score_outputs, translate_clip)
+    from pix2pix_stream.media.temporal import input_flows
+
+    torch.set_num_threads(args.threads)
+    runs = {"trained, no stability terms": StabilityConfig(),
+            f"trained, --stability {args.stability:g} --temporal-weight {args.temporal_weight:g}":
+                StabilityConfig(weight=args.stability, temporal_weight=args.temporal_weight)}
+    frames = load_clip(ClipSpec(str(args.clip), start=round(args.train_seconds * args.fps)),
+                       args.crop_size)
+    pairs = input_flows(list(frames))
+    rows, series, costs = [], {}, {}
+    for i, (name, stability) in enumerate(runs.items()):
+        start = time.perf_counter()
+        checkpoint = train_run(args, work / f"run{i}", stability)
+        costs[name] = (time.perf_counter() - start) / args.steps
+        translate, _ = checkpoint_translator(str(checkpoint), "cpu")
+        levels = ("off", "strong") if stability.enabled else ("off",)
+        for level in levels:
+            outputs = translate_clip(translate, frames, InputTransform.from_dict(CANNY),
+                                     temporal=level)
+            scores = score_outputs(frames, outputs, targets=True, pairs=pairs)
+            label = name + (", filter strong" if level != "off" else "")
+            rows.append(row(label, scores))
+            series[label] = scores.temporal.per_frame_flicker
+    return rows, series, costs
+
+
+# -- report ---------------------------------------------------------------------------------------
+
+def print_table(rows: list[dict]) -> None:
+    base = {}
+    print(f"| {'what':<62} | flicker | warping error (input floor) | L1 | PSNR | SSIM |")
+    print(f"|{'-' * 64}|---------|-----------------------------|----|------|------|")
+    for r in rows:
+        group = "engine" if "engine" in r["what"] else "trained"
+        first = base.setdefault(group, r)
+        change = lambda key: (f" ({r[key] / first[key] - 1:+.0%})" if r is not first else "")
+        quality = " | ".join(f"{r[k]:.4f}" if k != "psnr" else f"{r[k]:.2f}"
+                             for k in ("l1", "psnr", "ssim")) if "l1" in r else "- | - | -"
+        print(f"| {r['what']:<62} | {r['flicker']:.3f}{change('flicker')} | "
+              f"{r['warp_error']:.4f}{change('warp_error')} ({r['warp_floor']:.4f}) | {quality} |")
+
+
+def plot(series: dict, path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len({k.split(",")[0] for k in series}), 1, figsize=(9, 6),
+                             squeeze=False)
+    groups = {}
+    for label, values in series.items():
+        groups.setdefault(label.split(",")[0], []).append((label, values))
+    for ax, (group, lines) in zip(axes[:, 0], groups.items()):
+        for label, values in lines:
+            ax.plot(values, label=label, linewidth=1)
+        ax.set_ylabel("flicker (out / in change)")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    axes[-1, 0].set_xlabel("frame of the held-out tail")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not args.clip.is_file():
+        print(f"bench/temporal.py: clip not found: {args.clip}", file=sys.stderr)
+        return 2
+    from pix2pix_stream.pix2pix.video_eval import ClipSpec, load_clip
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    size = json.loads((args.engine / "engine.json").read_text())["input_width"]
+    tail = load_clip(ClipSpec(str(args.clip), start=round(args.train_seconds * args.fps)), size)
+    print(f"held-out tail: {len(tail)} frames from {args.train_seconds:g} s, at {size}x{size}",
+          flush=True)
+    rows, series = filter_rows(args, tail)
+    from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.pix2pix.video_eval import translate_clip
+    engine = load_backend(args.engine, "onnxruntime", max_batch=8)
+    outputs = translate_clip(engine.infer, tail, engine.metadata.transform)
+    cost = {"filter_cpu_ms_per_frame": filter_cpu_ms(tail, outputs, args.repeats),
+            "frame_size": size}
+    if not args.skip_latency:
+        cost.update(live_latency(args, tail))
+    costs = {}
+    if not args.skip_train:
+        with tempfile.TemporaryDirectory() as work:
+            trained, more, costs = training_rows(args, Path(work))
+        rows += trained
+        series.update(more)
+    print()
+    print_table(rows)
+    print()
+    print(f"strong filter: {cost['filter_cpu_ms_per_frame']:.2f} ms CPU per {size}x{size} frame"
+          + (f"; LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
+             f"(+{cost['added_p50_ms']:.2f} ms)" if "added_p50_ms" in cost else ""))
+    for name, seconds in costs.items():
+        print(f"training step, {name}: {seconds:.2f} s (wall, incl. data)")
+    title = (f"{args.clip.name}, held-out last {args.tail_seconds:g} s; trained "
+             f"{args.steps} steps at {args.crop_size} px" if costs else args.clip.name)
+    plot(series, args.out / "temporal.png", title)
+    (args.out / "temporal.json").write_text(json.dumps(
+        {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows, "cost": cost,
+         "train_step_s": costs, "per_frame_flicker": series}, indent=1))
+    print(f"wrote {args.out / 'temporal.json'} and {args.out / 'temporal.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
