@@ -100,7 +100,7 @@ class LocalVideoJob:
         self.sink.write_audio(self.source.take_audio())
         self.sink.write(translated, pts, original)
         if self._progress is not None:
-            self._progress(self.sink.frames_written, self.source.info.frames)
+            self._progress(self.sink.frames_written, self.source.info.estimated_frames)
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close(complete=exc_type is None)
@@ -123,9 +123,10 @@ class LocalVideoJob:
         if sink.frames_written == 0:
             if self.stopped:
                 raise StoppedError(f"stopped before the first frame; {sink.path} was not written")
-            raise InputFileError(f"{info.path} holds no video frame; {sink.path} was not written")
-        return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.fps),
-                           duration_s=sink.frames_written / float(info.fps),
+            raise InputFileError(f"{self.source.path} holds no video frame; {sink.path} was not "
+                                 f"written")
+        return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.rate),
+                           duration_s=sink.frames_written / float(info.rate),
                            width=sink.video.width, height=sink.video.height,
                            has_audio=sink.audio is not None, complete=not self.stopped,
                            note=sink.note)

@@ -216,7 +216,7 @@ def _partial_result(writer: ReplyWriter) -> VideoResult:
 
     with VideoSource(writer.dst) as written:
         info = written.info
-    return VideoResult(path=str(writer.dst), frames=writer.frames_done, fps=float(info.fps),
+    return VideoResult(path=str(writer.dst), frames=writer.frames_done, fps=float(info.rate),
                        duration_s=info.duration_s, width=info.width, height=info.height,
                        has_audio=info.has_audio, complete=False)
 

@@ -17,66 +17,35 @@ import numpy as np
 
 from pix2pix_stream.client.errors import InputFileError, OutputFileError
 from pix2pix_stream.client.output_file import PendingFile
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    path: str
-    width: int
-    height: int
-    fps: Fraction
-    time_base: Fraction
-    frames: int          # 0 when the container does not say
-    duration_s: float
-    has_audio: bool
-    codec: str
+from pix2pix_stream.media.errors import NoVideoStreamError, VideoDecodeError, VideoOpenError
+from pix2pix_stream.media.video_decode import VideoDecoder, VideoStreamInfo
 
 
 class VideoSource:
-    """An input file (or URL PyAV can open). Use as a context manager; iterate ``frames()``."""
+    """An input file (or URL PyAV can open), decoded by the media layer (upright frames, their
+    timestamps). Use as a context manager; iterate ``frames()``."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)
         try:
-            self._container = av.open(self.path)
-        except (av.FFmpegError, OSError) as exc:
-            raise InputFileError(f"cannot open video {self.path}: {_reason(exc)}") from exc
-        if not self._container.streams.video:
-            self._container.close()
-            raise InputFileError(f"{self.path} has no video stream")
-        self.video = self._container.streams.video[0]
-        self.video.thread_type = "AUTO"  # frame threads: decoding is not the bottleneck then
-        self.audio = self._container.streams.audio[0] if self._container.streams.audio else None
+            self._decoder = VideoDecoder(self.path, audio=True)
+            self.info = self._decoder.info
+        except NoVideoStreamError:
+            raise InputFileError(f"{self.path} has no video stream") from None
+        except VideoOpenError as exc:
+            raise InputFileError(f"cannot open video {self.path}: {exc.reason}") from exc
+        self.audio = self._decoder.audio
         self._audio_packets: queue.SimpleQueue = queue.SimpleQueue()
-        self.info = self._describe()
-
-    def _describe(self) -> VideoInfo:
-        v, c = self.video, self._container
-        fps = Fraction(v.average_rate or v.guessed_rate or 25)
-        duration = float(c.duration / av.time_base) if c.duration else 0.0
-        frames = v.frames or (round(duration * fps) if duration else 0)
-        return VideoInfo(self.path, v.codec_context.width, v.codec_context.height, fps,
-                         Fraction(v.time_base or Fraction(1, 90000)), int(frames), duration,
-                         self.audio is not None, v.codec_context.name)
 
     def frames(self, with_audio: bool = True) -> Iterator[tuple[np.ndarray, int]]:
         """Yields (uint8 RGB [H, W, 3], pts in ``info.time_base``) in presentation order; audio
         packets met on the way are kept for ``take_audio()``."""
-        streams = [self.video] + ([self.audio] if with_audio and self.audio is not None else [])
-        step = max(1, round(1 / (self.info.fps * self.info.time_base)))
-        index = 0
+        keep = self._audio_packets.put if with_audio else None
         try:
-            for packet in self._container.demux(streams):
-                if packet.stream is not self.video:
-                    if packet.dts is not None:  # the final empty packet only flushes a decoder
-                        self._audio_packets.put(packet)
-                    continue
-                for frame in packet.decode():
-                    pts = frame.pts if frame.pts is not None else index * step
-                    yield frame.to_ndarray(format="rgb24"), pts
-                    index += 1
-        except av.FFmpegError as exc:
-            raise InputFileError(f"{self.path}: cannot decode frame {index}: {_reason(exc)}") from exc
+            for frame in self._decoder.frames(on_audio=keep):
+                yield frame.rgb, frame.pts
+        except VideoDecodeError as exc:
+            raise InputFileError(f"{self.path}: {exc}") from exc
 
     def take_audio(self) -> list:
         packets = []
@@ -85,7 +54,7 @@ class VideoSource:
         return packets
 
     def close(self) -> None:
-        self._container.close()
+        self._decoder.close()
 
     def __enter__(self) -> "VideoSource":
         return self
@@ -102,7 +71,7 @@ class VideoSink:
     close() when it holds a frame; without one it is deleted. An odd size the encoder refuses
     (H.264 and H.265 in 4:2:0) is rounded down to even; ``note`` then says so."""
 
-    def __init__(self, path: str | Path, info: VideoInfo, *, size: tuple[int, int] | None = None,
+    def __init__(self, path: str | Path, info: VideoStreamInfo, *, size: tuple[int, int] | None = None,
                  side_by_side: bool = False, codec: str = "libx264", crf: int | None = 18,
                  audio_template=None):
         self.path = str(path)
@@ -120,7 +89,7 @@ class VideoSink:
             self._file.discard()
             raise OutputFileError(f"cannot write {self.path}: {_reason(exc)}") from exc
         try:
-            self.video = self._container.add_stream(codec, rate=info.fps)
+            self.video = self._container.add_stream(codec, rate=info.rate)
             self.video.width, self.video.height, self.video.pix_fmt = width, height, "yuv420p"
             self.video.time_base = info.time_base
             self.video.codec_context.time_base = info.time_base

@@ -15,7 +15,8 @@ import numpy as np
 
 from pix2pix_stream.client.errors import DisplayUnavailableError, InputFileError
 from pix2pix_stream.client.frames import TranslatedFrame, now_us
-from pix2pix_stream.client.video_io import VideoInfo, VideoSink
+from pix2pix_stream.client.video_io import VideoSink
+from pix2pix_stream.media.video_decode import VideoStreamInfo
 
 WINDOW = "pix2pix-client: input | output"
 
@@ -243,8 +244,9 @@ def _side_by_side(original: np.ndarray | None, output: np.ndarray,
 
 def _recorder(path: Path, panel: tuple[int, int], fps: float) -> VideoSink:
     # Wall-clock timestamps in milliseconds: the recording plays at the speed it was shown.
-    info = VideoInfo(str(path), panel[0] * 2, panel[1], Fraction(fps).limit_denominator(1001),
-                     Fraction(1, 1000), 0, 0.0, False, "")
+    info = VideoStreamInfo(width=panel[0] * 2, height=panel[1], rotation=0,
+                           rate=Fraction(fps).limit_denominator(1001), time_base=Fraction(1, 1000),
+                           frames=0, duration_s=0.0, has_audio=False, codec="")
     return VideoSink(path, info)
 
 

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from pix2pix_stream.media.resize import resize  # noqa: F401 (the server's frames use it from here)
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import FrameError
 
@@ -72,17 +73,6 @@ def _decode_compressed(data: bytes, kind: str, max_pixels: int) -> np.ndarray:
         raise FrameError(f"{kind} frame rejected: {exc}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise FrameError(f"corrupt {kind} frame ({len(data)} bytes): {exc}") from None
-
-
-def resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resized to width x height; the very same array when it already has that size, so a frame
-    at the engine's size reaches the engine untouched."""
-    h, w = frame.shape[:2]
-    if (w, h) == (width, height):
-        return frame
-    shrinking = width * height < w * h
-    return cv2.resize(frame, (width, height),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def encode_image(frame: np.ndarray, encoding: int, jpeg_quality: int = 0) -> pb.Image:

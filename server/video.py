@@ -22,14 +22,15 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import av
 import av.logging
 import numpy as np
 
+from pix2pix_stream.media.errors import (NoVideoStreamError, VideoDecodeError, VideoOpenError,
+                                         VideoReadError)
+from pix2pix_stream.media.video_decode import DecodedFrame, VideoDecoder
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
@@ -87,8 +88,6 @@ class VideoJob:
         self._dir = Path(tempfile.mkdtemp(prefix="pix2pix-video-", dir=tmp_dir))
         self.output_path = self._dir / f"output.{plan.container}"
         self._frames_total = 0
-        self._last_pts: int | None = None
-        self._pts_step = 1
         self._threads = [threading.Thread(target=self._decode, daemon=True, name="video-decode"),
                          threading.Thread(target=self._encode, daemon=True, name="video-encode")]
 
@@ -135,42 +134,33 @@ class VideoJob:
 
     def _demux_and_decode(self, logs: list) -> None:
         try:
-            container = av.open(self.upload, "r")
-        except av.error.FFmpegError as exc:
+            decoder = VideoDecoder(self.upload, audio=True)
+        except NoVideoStreamError:
+            raise VideoInputError("the upload has no video stream") from None
+        except VideoOpenError as exc:
             raise VideoInputError(f"cannot read the upload: {_reason(exc, logs)}") from None
-        with container:
-            if not container.streams.video:
-                raise VideoInputError("the upload has no video stream")
-            video = container.streams.video[0]
-            width, height = video.codec_context.width, video.codec_context.height
+        with decoder:
+            width, height = decoder.coded_size
             if width * height > self._max_pixels:
                 raise VideoInputError(f"the upload's frames are {width}x{height}, more than the "
                                       f"server's limit of {self._max_pixels} pixels")
-            video.thread_type = "AUTO"
-            audio = container.streams.audio[0] if container.streams.audio else None
-            self._frames_total = video.frames
-            rate = video.average_rate or video.guessed_rate or Fraction(25)
-            self._pts_step = max(1, round(1 / (Fraction(rate) * video.time_base)))
-            self._put(("start", InputInfo(video, audio, Fraction(rate), video.time_base,
-                                           width, height)))
+            info = decoder.info
+            self._frames_total = info.frames
+            self._put(("start", InputInfo(decoder.video, decoder.audio, info.rate, info.time_base,
+                                           info.width, info.height)))
             self._output_ready.wait()  # the encoder copies the audio stream's parameters first
             try:
-                for packet in container.demux([s for s in (video, audio) if s is not None]):
+                for frame in decoder.frames(on_audio=lambda packet: self._put(("audio", packet))):
                     if self._cancelled.is_set() or self._stopped.is_set():
                         return
-                    if packet.stream is audio:
-                        if packet.dts is not None:
-                            self._put(("audio", packet))
-                        continue
-                    for frame in packet.decode():
-                        self._put(("video", self._submit(frame)))
-            except av.error.FFmpegError as exc:
+                    self._put(("video", self._submit(frame)))
+            except VideoDecodeError as exc:
                 raise VideoInputError(f"decoding stopped after frame {self.frames_in}: "
                                       f"{_reason(exc, logs)}") from None
             if self.frames_in == 0:
                 raise VideoInputError(f"the upload holds no decodable video frame"
                                       f"{_quoted(_ffmpeg_words(logs))}")
-            self._check_complete(container.format.name, logs)
+            self._check_complete(decoder.demuxer, logs)
 
     def _check_complete(self, demuxer: str, logs: list) -> None:
         """A demuxer error, or fewer frames than the container lists, means a cut or damaged
@@ -186,28 +176,19 @@ class VideoJob:
         raise VideoInputError(f"the upload is truncated or corrupt: decoded {self.frames_in} of "
                               f"{total} frames ({ours}; FFmpeg: {words})")
 
-    def _submit(self, frame: av.VideoFrame) -> _VideoItem:
-        slot = self.model.batcher.reserve()
+    def _submit(self, frame: DecodedFrame) -> _VideoItem:
+        slot = self.model.batcher.reserve()  # before the RGB conversion: the batcher waits for it
         try:
-            rgb = frame.to_ndarray(format="rgb24")
-            pixels = images.resize(rgb, *self.model.input_size)
+            pixels = images.resize(frame.rgb, *self.model.input_size)
             if not self.model.transform.is_identity:
                 pixels = self.model.transform(pixels)
         except BaseException:
             slot.cancel()
             raise
-        pts = self._next_pts(frame)
         self.frames_in += 1
         self._metrics.frames_in.labels(self.model.name).inc()
-        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
-
-    def _next_pts(self, frame: av.VideoFrame) -> int:
-        # Some AVI streams carry no timestamps: continue at the stream's frame rate.
-        if frame.pts is not None:
-            self._last_pts = frame.pts
-        else:
-            self._last_pts = 0 if self._last_pts is None else self._last_pts + self._pts_step
-        return self._last_pts
+        return _VideoItem(frame.pts, slot.submit(pixels),
+                          frame.rgb if self.plan.side_by_side else None)
 
     def _put(self, item) -> None:
         while not self._cancelled.is_set():
@@ -277,9 +258,9 @@ class VideoJob:
         return pb.VideoProgress(frames_done=self.frames_out, frames_total=self._frames_total)
 
 
-def _reason(exc: av.error.FFmpegError, logs: list) -> str:
+def _reason(exc: VideoReadError, logs: list) -> str:
     """FFmpeg's own words: the error's strerror plus what FFmpeg logged."""
-    return f"{exc.strerror or exc}{_quoted(_ffmpeg_words(logs))}"
+    return f"{exc.reason}{_quoted(_ffmpeg_words(logs))}"
 
 
 def _ffmpeg_words(logs: list) -> str:
