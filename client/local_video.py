@@ -31,6 +31,7 @@ class VideoResult:
     has_audio: bool
     complete: bool = True  # False: stopped early, the file holds the first ``frames`` frames
     note: str = ""         # e.g. that an odd size was rounded to even for the encoder
+    encoding: str = ""     # what was encoded how, e.g. "video: libx264 64x48; audio: aac copied"
 
 
 class LocalVideoJob:
@@ -39,7 +40,7 @@ class LocalVideoJob:
     Once ``stop`` is set, ``inputs()`` ends: the frames already sent are still written."""
 
     def __init__(self, src: str | Path, dst: str | Path, *, size: tuple[int, int] | None = None,
-                 side_by_side: bool = False, codec: str = "libx264", audio: bool = True,
+                 side_by_side: bool = False, codec: str = "", audio: bool = True,
                  progress: Progress | None = None, prefetch: int = 8,
                  stop: threading.Event | None = None):
         self._args = dict(src=src, dst=dst, size=size, side_by_side=side_by_side, codec=codec,
@@ -127,6 +128,6 @@ class LocalVideoJob:
                                  f"written")
         return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.rate),
                            duration_s=sink.frames_written / float(info.rate),
-                           width=sink.video.width, height=sink.video.height,
-                           has_audio=sink.audio is not None, complete=not self.stopped,
-                           note=sink.note)
+                           width=sink.size[0], height=sink.size[1],
+                           has_audio=sink.has_audio, complete=not self.stopped,
+                           note=sink.note, encoding=sink.description)

@@ -16,6 +16,7 @@ import numpy as np
 from pix2pix_stream.client.errors import DisplayUnavailableError, InputFileError
 from pix2pix_stream.client.frames import TranslatedFrame, now_us
 from pix2pix_stream.client.video_io import VideoSink
+from pix2pix_stream.media.resize import side_by_side
 from pix2pix_stream.media.video_decode import VideoStreamInfo
 
 WINDOW = "pix2pix-client: input | output"
@@ -187,8 +188,8 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
             if recorder is None and config.record is not None:
                 recorder = _recorder(config.record, panel, capture.fps)
                 if recorder.note:
-                    report(recorder.note)
-            picture = _side_by_side(original, reply.image, panel)
+                    report(f"note: {recorder.note}")
+            picture = side_by_side(original, reply.image, panel)
             if recorder is not None:
                 recorder.write(picture, int((time.monotonic() - started) * 1000))
             if config.show and not Display.show(picture):
@@ -229,17 +230,6 @@ def _newest_frames(capture: Capture, sent: collections.deque) -> Iterator[np.nda
         sent.append((sequence, frame))
         sequence += 1
         yield frame
-
-
-def _side_by_side(original: np.ndarray | None, output: np.ndarray,
-                  panel: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    if original is None:
-        original = np.zeros_like(output)
-    elif (original.shape[1], original.shape[0]) != panel:
-        original = cv2.resize(original, panel, interpolation=cv2.INTER_AREA)
-    return np.concatenate([original, output], axis=1)
 
 
 def _recorder(path: Path, panel: tuple[int, int], fps: float) -> VideoSink:

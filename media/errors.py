@@ -11,13 +11,17 @@ class TransformError(MediaError, ValueError):
     """Unknown input transform name or bad parameters."""
 
 
-class VideoReadError(MediaError):
-    """A video that cannot be read; ``reason`` holds FFmpeg's (or the OS's) own words, for
-    callers that phrase their own message."""
+class VideoError(MediaError):
+    """A video that cannot be read or written; ``reason`` holds FFmpeg's (or the OS's) own
+    words, for callers that phrase their own message."""
 
-    def __init__(self, message: str, reason: str):
+    def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
-        self.reason = reason
+        self.reason = reason or message
+
+
+class VideoReadError(VideoError):
+    """An input that cannot be read."""
 
 
 class VideoOpenError(VideoReadError):
@@ -35,3 +39,13 @@ class VideoDecodeError(VideoReadError):
     def __init__(self, message: str, reason: str, frames_decoded: int):
         super().__init__(message, reason)
         self.frames_decoded = frames_decoded
+
+
+class VideoWriteError(VideoError):
+    """An output that cannot be written: an unknown encoder or container, an encoder that
+    refuses its settings, a file that cannot be created or written."""
+
+
+class ImageError(MediaError, ValueError):
+    """An image payload that cannot be decoded or encoded: empty, not the format it claims,
+    cut, corrupt, a zero or over-limit size, a byte count that does not fit its size."""

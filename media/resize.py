@@ -2,7 +2,6 @@
 training frames), so that a frame is scaled the same way wherever it goes."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 
@@ -13,6 +12,8 @@ def resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = frame.shape[:2]
     if (w, h) == (width, height):
         return frame
+    import cv2  # imported on first use: importing the client need not load OpenCV
+
     shrinking = width * height < w * h
     return cv2.resize(frame, (width, height),
                       interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

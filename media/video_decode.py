@@ -171,6 +171,10 @@ class VideoDecoder:
             has_audio=self._has_audio, codec=v.codec_context.name)
 
     def close(self) -> None:
+        # Park the frame threads first, with the GIL released (flush_buffers waits for them):
+        # freeing a codec context joins them while holding the GIL, and a thread that logs
+        # meanwhile (PyAV routes FFmpeg's log through Python) would wait for it forever.
+        self.video.codec_context.flush_buffers()
         self._container.close()
 
     def __enter__(self) -> "VideoDecoder":

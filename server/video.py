@@ -146,8 +146,8 @@ class VideoJob:
                                       f"server's limit of {self._max_pixels} pixels")
             info = decoder.info
             self._frames_total = info.frames
-            self._put(("start", InputInfo(decoder.video, decoder.audio, info.rate, info.time_base,
-                                           info.width, info.height)))
+            self._put(("start", InputInfo(decoder.audio, info.rate, info.time_base, info.width,
+                                           info.height)))
             self._output_ready.wait()  # the encoder copies the audio stream's parameters first
             try:
                 for frame in decoder.frames(on_audio=lambda packet: self._put(("audio", packet))):
