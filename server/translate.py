@@ -226,10 +226,7 @@ class TranslateStream:
         pixels = images.decode_image(image, self._max_pixels)
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
-        pixels = images.resize(pixels, *self.model.input_size)
-        if not self.model.transform.is_identity:
-            pixels = self.model.transform(pixels)
-        return _Prepared(pixels, size)
+        return _Prepared(self.model.engine_input(pixels), size)
 
     def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
         return images.encode_image(images.resize(output, *size), self.config.encoding,

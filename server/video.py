@@ -32,7 +32,6 @@ from pix2pix_stream.media.errors import (NoVideoStreamError, VideoDecodeError, V
                                          VideoReadError)
 from pix2pix_stream.media.video_decode import DecodedFrame, VideoDecoder
 from pix2pix_stream.protos import translator_pb2 as pb
-from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import LoadedModel
@@ -179,9 +178,7 @@ class VideoJob:
     def _submit(self, frame: DecodedFrame) -> _VideoItem:
         slot = self.model.batcher.reserve()  # before the RGB conversion: the batcher waits for it
         try:
-            pixels = images.resize(frame.rgb, *self.model.input_size)
-            if not self.model.transform.is_identity:
-                pixels = self.model.transform(pixels)
+            pixels = self.model.engine_input(frame.rgb)
         except BaseException:
             slot.cancel()
             raise
