@@ -62,7 +62,7 @@ class LocalVideoJob:
             self.sink = VideoSink(a["dst"], self.source.info, size=a["size"],
                                   side_by_side=a["side_by_side"], codec=a["codec"],
                                   audio_template=template)
-            self._prefetcher = Prefetcher(self.source.frames(with_audio=a["audio"]),
+            self._prefetcher = Prefetcher(self.source.rgb_frames(with_audio=a["audio"]),
                                           depth=a["prefetch"], name="video-decode")
         except BaseException:
             if self.sink is not None:

@@ -20,28 +20,27 @@ from pix2pix_stream.media.video_decode import VideoDecoder, VideoStreamInfo
 from pix2pix_stream.media.video_encode import VideoEncoder, container_for
 
 
-class VideoSource:
-    """An input file (or URL PyAV can open), decoded by the media layer (upright frames, their
-    timestamps). Use as a context manager; iterate ``frames()``."""
+class VideoSource(VideoDecoder):
+    """An input file (or URL PyAV can open): the media layer's decoder (upright frames, their
+    timestamps) with the client's errors, keeping the audio packets it meets for the output.
+    Use as a context manager; iterate ``rgb_frames()``."""
 
     def __init__(self, path: str | Path):
         self.path = str(path)
         try:
-            self._decoder = VideoDecoder(self.path, audio=True)
-            self.info = self._decoder.info
+            super().__init__(self.path, audio=True)
         except NoVideoStreamError:
             raise InputFileError(f"{self.path} has no video stream") from None
         except VideoOpenError as exc:
             raise InputFileError(f"cannot open video {self.path}: {exc.reason}") from exc
-        self.audio = self._decoder.audio
         self._audio_packets: queue.SimpleQueue = queue.SimpleQueue()
 
-    def frames(self, with_audio: bool = True) -> Iterator[tuple[np.ndarray, int]]:
+    def rgb_frames(self, with_audio: bool = True) -> Iterator[tuple[np.ndarray, int]]:
         """Yields (uint8 RGB [H, W, 3], pts in ``info.time_base``) in presentation order; audio
         packets met on the way are kept for ``take_audio()``."""
         keep = self._audio_packets.put if with_audio else None
         try:
-            for frame in self._decoder.frames(on_audio=keep):
+            for frame in self.frames(on_audio=keep):
                 yield frame.rgb, frame.pts
         except VideoDecodeError as exc:
             raise InputFileError(f"{self.path}: {exc}") from exc
@@ -51,15 +50,6 @@ class VideoSource:
         while not self._audio_packets.empty():
             packets.append(self._audio_packets.get_nowait())
         return packets
-
-    def close(self) -> None:
-        self._decoder.close()
-
-    def __enter__(self) -> "VideoSource":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 class VideoSink:

@@ -1,17 +1,17 @@
 """One ``TranslateVideo`` job: decode the upload as it arrives, translate every frame through the
 model's batcher, encode, copy the audio through, and write the output container.
 
-Two threads per job. The decoder thread demuxes and decodes the growing upload
-(``server.upload.UploadBuffer``), prepares each frame (RGB, engine size, input transform) and
-submits it to the batcher; audio packets pass through untouched. The encoder thread takes the
+Two threads per job. The decoder thread decodes the growing upload (``server.upload.UploadBuffer``)
+with the media layer's decoder (upright frames), prepares each frame (engine size, input
+transform) and submits it to the batcher; audio packets pass through untouched. The encoder thread takes the
 results in decode order, resizes them back, encodes them with the input frame's own timestamp,
 and muxes them with the audio. A bounded queue between the two is the job's backpressure.
 
 ``server.video_output`` writes the output container to a temporary file; it is not streamed
 while it is encoded: MP4 must seek back (index, edit lists for the encoder delay and the AAC
 priming) to keep frame timestamps and duration equal to the input's, and a fragmented MP4
-cannot carry those. The service streams the finished file back in chunks; progress messages
-flow while the job runs.
+cannot carry those. ``server.translate_video`` streams the finished file back in chunks;
+progress messages flow while the job runs.
 """
 from __future__ import annotations
 
