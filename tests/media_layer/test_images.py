@@ -29,21 +29,33 @@ def test_png_round_trips_exactly_and_jpeg_quality_counts():
     assert error < 3
 
 
-def test_a_huge_png_is_refused_from_its_header_alone():
-    """A few hundred bytes that claim 100000 x 100000 pixels: IHDR says so, no pixel is read."""
+def test_a_huge_png_is_refused_from_its_header_alone(monkeypatch):
+    """A few hundred bytes that claim 100000 x 100000 pixels: IHDR says so, and the decoder is
+    never called (it is watched, not replaced)."""
     data = images.encode_png(np.zeros((8, 8, 3), np.uint8))
     huge = data[:16] + (100_000).to_bytes(4, "big") * 2 + data[24:]
     assert png_size(huge) == (100_000, 100_000)
+    decoded = []
+    imdecode = images.cv2.imdecode
+    monkeypatch.setattr(images.cv2, "imdecode", lambda *a: decoded.append(1) or imdecode(*a))
     with pytest.raises(ImageError, match="100000x100000 = 10000000000 pixels, more than the "
                                          "limit of 1000000"):
         images.decode_compressed(huge, "PNG", max_pixels=1_000_000)
+    assert not decoded
+    images.decode_compressed(data, "PNG", max_pixels=1_000_000)
+    assert decoded  # the watch works
 
 
 @pytest.mark.parametrize("kind", ["PNG", "JPEG"])
 def test_cut_files_are_corrupt_at_any_length(kind):
-    encode = images.encode_png if kind == "PNG" else images.encode_jpeg
+    """The header walk itself finds the cut (whatever the decoder would make of it)."""
+    encode, size_of = (images.encode_png, png_size) if kind == "PNG" else \
+        (images.encode_jpeg, jpeg_size)
     data = encode(drawn_frame(1, 64, 64))
     for cut in (12, 20, len(data) // 2, len(data) - 2):
+        with pytest.raises(HeaderError) as info:
+            size_of(data[:cut])
+        assert not info.value.invalid
         with pytest.raises(ImageError, match=f"corrupt {kind} image"):
             images.decode_compressed(data[:cut], kind)
 
