@@ -261,6 +261,13 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path) -> bool:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def plot_service(bench: dict, path: Path) -> bool:
     rows = bench.get("rows") or []
     if not rows:
@@ -318,10 +325,7 @@ def plot_service(bench: dict, path: Path) -> bool:
     fig.suptitle(f"pix2pix-serve, {s.get('size')}x{s.get('size')} frames, unet_256 ngf "
                  f"{s.get('ngf')}, {s.get('threads')} inference threads, max batch "
                  f"{s.get('max_batch')}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def plot_engines(bench: dict, path: Path) -> bool:
@@ -355,10 +359,7 @@ def plot_engines(bench: dict, path: Path) -> bool:
     ax.grid(axis="x", alpha=0.3)
     ax.set_xlim(0, ax.get_xlim()[1] * 1.08)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, path)
 
 
 def render(results: dict, out_dir: Path) -> list[Path]:

@@ -166,7 +166,7 @@ class AsyncTranslatorClient:
     async def translate_video(self, src: str | Path, dst: str | Path, *, model: str,
                               server_decode: bool = False, side_by_side: bool = False,
                               size: tuple[int, int] | None = None,
-                              progress: Progress | None = None, codec: str = "libx264",
+                              progress: Progress | None = None, codec: str = "",
                               audio: bool = True,
                               stop: threading.Event | None = None) -> VideoResult:
         """As TranslatorClient.translate_video; decoding and encoding run in worker threads so

@@ -71,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: decode and encode here, stream frames)")
     p.add_argument("--size", type=_size, metavar="WxH", help="output size (default: the input's)")
     p.add_argument("--side-by-side", action="store_true", help="write input | output")
-    p.add_argument("--codec", default="libx264", help="output video encoder (default libx264)")
+    p.add_argument("--codec", default="",
+                   help="output video encoder (default: by container, libx264; libvpx-vp9 for "
+                        ".webm)")
     p.add_argument("--no-audio", action="store_true",
                    help="do not copy the audio (local decoding only)")
 

@@ -59,7 +59,9 @@ def video(client: TranslatorClient, args) -> int:
             file=sys.stderr)
         return exit_codes.INTERRUPTED
     if result.note:
-        print(f"pix2pix-client: {result.note}", file=sys.stderr)
+        print(f"pix2pix-client: note: {result.note}", file=sys.stderr)
+    if result.encoding:
+        print(f"pix2pix-client: {result.encoding}", file=sys.stderr)
     print(f"wrote {result.path}: {_describe(result)}")
     if not result.complete:
         print(f"pix2pix-client: interrupted; {result.path} holds the first {result.frames} "

@@ -13,6 +13,7 @@ from pix2pix_stream.protos import translator_pb2 as pb
 
 OUTPUT_ENCODINGS = {"raw": pb.RAW, "jpeg": pb.JPEG, "png": pb.PNG}
 INPUT_ENCODINGS = ("raw", "jpeg", "png")
+JPEG_QUALITY = 95  # of frames sent as JPEG (OpenCV's default, what the client always used)
 MODES = {"lossless": pb.LOSSLESS, "live": pb.LIVE}
 
 
@@ -101,37 +102,27 @@ def encode_image(frame: np.ndarray, encoding: str = "raw", into: pb.Image | None
         raw.width, raw.height, raw.format = w, h, pb.RGB24
         raw.data = np.ascontiguousarray(frame).tobytes()
         return image
-    import cv2  # only for compressed input
+    from pix2pix_stream.media import images as codecs  # OpenCV, only for compressed input
 
-    ok, buf = cv2.imencode("." + ("jpg" if encoding == "jpeg" else "png"),
-                           cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError(f"could not encode a {frame.shape} frame as {encoding}")
-    setattr(image, "jpeg" if encoding == "jpeg" else "png", buf.tobytes())
+    if encoding == "jpeg":
+        image.jpeg = codecs.encode_jpeg(frame, JPEG_QUALITY)
+    else:
+        image.png = codecs.encode_png(frame)
     return image
 
 
 def decode_image(image: pb.Image) -> np.ndarray:
-    """Image message -> uint8 RGB [H, W, 3]."""
+    """Image message -> uint8 RGB [H, W, 3]; ImageError (a ValueError) says what is wrong."""
+    from pix2pix_stream.media import images as codecs  # OpenCV is imported lazily
+
     kind = image.WhichOneof("payload")
     if kind == "raw":
         raw = image.raw
-        channels = 1 if raw.format == pb.GRAY8 else 3
-        expected = raw.width * raw.height * channels
-        if len(raw.data) != expected:
-            raise ValueError(f"reply image has {len(raw.data)} bytes, expected {expected} "
-                             f"({raw.width}x{raw.height}x{channels})")
-        pixels = np.frombuffer(raw.data, np.uint8).reshape(raw.height, raw.width, channels)
-        if channels == 1:
-            return np.repeat(pixels, 3, axis=2)
-        return pixels[:, :, ::-1].copy() if raw.format == pb.BGR24 else pixels
+        layout = {pb.GRAY8: "GRAY8", pb.BGR24: "BGR24"}.get(raw.format, "RGB24")
+        return codecs.decode_raw(raw.data, raw.width, raw.height, layout, what="reply image")
     if kind in ("jpeg", "png"):
-        import cv2
-
-        bgr = cv2.imdecode(np.frombuffer(getattr(image, kind), np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"reply holds an undecodable {kind} image")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return codecs.decode_compressed(getattr(image, kind), kind.upper(),
+                                        what=f"reply {kind.upper()} image")
     raise ValueError("reply holds no image")
 
 

@@ -32,6 +32,7 @@ class VideoResult:
     has_audio: bool
     complete: bool = True  # False: stopped early, the file holds the first ``frames`` frames
     note: str = ""         # e.g. that an odd size was rounded to even for the encoder
+    encoding: str = ""     # what was encoded how, e.g. "video: libx264 64x48; audio: aac copied"
 
 
 class LocalVideoJob:
@@ -40,7 +41,7 @@ class LocalVideoJob:
     Once ``stop`` is set, ``inputs()`` ends: the frames already sent are still written."""
 
     def __init__(self, src: str | Path, dst: str | Path, *, size: tuple[int, int] | None = None,
-                 side_by_side: bool = False, codec: str = "libx264", audio: bool = True,
+                 side_by_side: bool = False, codec: str = "", audio: bool = True,
                  progress: Progress | None = None, prefetch: int = 8,
                  stop: threading.Event | None = None):
         self._args = dict(src=src, dst=dst, size=size, side_by_side=side_by_side, codec=codec,
@@ -63,7 +64,7 @@ class LocalVideoJob:
             self.sink = VideoSink(a["dst"], self.source.info, size=a["size"],
                                   side_by_side=a["side_by_side"], codec=a["codec"],
                                   audio_template=template)
-            self._prefetcher = Prefetcher(self.source.frames(with_audio=a["audio"]),
+            self._prefetcher = Prefetcher(self.source.rgb_frames(with_audio=a["audio"]),
                                           depth=a["prefetch"], name="video-decode")
         except BaseException:
             if self.sink is not None:
@@ -105,7 +106,7 @@ class LocalVideoJob:
         self.sink.write_audio(self.source.take_audio())
         self.sink.write(translated, pts, original)
         if self._progress is not None:
-            self._progress(self.sink.frames_written, self.source.info.frames)
+            self._progress(self.sink.frames_written, self.source.info.estimated_frames)
 
     def __exit__(self, exc_type, *exc) -> None:
         self.close(complete=exc_type is None)
@@ -130,9 +131,10 @@ class LocalVideoJob:
         if sink.frames_written == 0:
             if self.stopped:
                 raise StoppedError(f"stopped before the first frame; {sink.path} was not written")
-            raise InputFileError(f"{info.path} holds no video frame; {sink.path} was not written")
-        return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.fps),
-                           duration_s=sink.frames_written / float(info.fps),
-                           width=sink.video.width, height=sink.video.height,
-                           has_audio=sink.audio is not None, complete=not self.stopped,
-                           note=sink.note)
+            raise InputFileError(f"{self.source.path} holds no video frame; {sink.path} was not "
+                                 f"written")
+        return VideoResult(path=sink.path, frames=sink.frames_written, fps=float(info.rate),
+                           duration_s=sink.frames_written / float(info.rate),
+                           width=sink.size[0], height=sink.size[1],
+                           has_audio=sink.has_audio, complete=not self.stopped,
+                           note=sink.note, encoding=sink.description)

@@ -19,21 +19,22 @@ from pix2pix_stream.client.errors import ClientError, InputFileError, OutputFile
 from pix2pix_stream.client.local_video import VideoResult
 from pix2pix_stream.client.output_file import PendingFile
 from pix2pix_stream.client.partial import with_partial_output
+from pix2pix_stream.media.video_encode import CONTAINERS
+from pix2pix_stream.media.video_encode import container_for as container_for_suffix
 from pix2pix_stream.protos import translator_pb2 as pb
 
 CHUNK_BYTES = 1 << 20
 STOP_GRACE_S = 30.0
 _POLL_S = 0.1  # how often a request stream held open looks at the stop event
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska",
-              ".webm": "webm", ".avi": "avi"}
 
 
 def container_for(dst: str | Path) -> str:
-    suffix = Path(dst).suffix.lower()
-    if suffix not in CONTAINERS:
-        raise OutputFileError(f"{dst}: unknown container for suffix {suffix!r}; use one of "
-                              f"{', '.join(sorted(CONTAINERS))}")
-    return CONTAINERS[suffix]
+    """The muxer the server is asked for: one of the suffixes the media layer names."""
+    container = container_for_suffix(dst)
+    if container is None:
+        raise OutputFileError(f"{dst}: unknown container for suffix {Path(dst).suffix!r}; use "
+                              f"one of {', '.join(sorted(CONTAINERS))}")
+    return container
 
 
 def video_config(model: str, dst: str | Path, *, size: tuple[int, int] | None,
@@ -222,9 +223,11 @@ def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
 
 
 def _result(dst: Path, done: pb.VideoInfo, complete: bool) -> VideoResult:
+    audio = "kept" if done.has_audio else "none"
     return VideoResult(path=str(dst), frames=done.frames, fps=done.fps, duration_s=done.duration_s,
                        width=done.width, height=done.height, has_audio=done.has_audio,
-                       complete=complete)
+                       complete=complete, encoding=f"video: {done.codec} {done.width}x"
+                       f"{done.height}; audio: {audio} (encoded by the server)")
 
 
 def _partial_result(writer: ReplyWriter) -> VideoResult:
@@ -234,7 +237,7 @@ def _partial_result(writer: ReplyWriter) -> VideoResult:
 
     with VideoSource(writer.dst) as written:
         info = written.info
-    return VideoResult(path=str(writer.dst), frames=writer.frames_done, fps=float(info.fps),
+    return VideoResult(path=str(writer.dst), frames=writer.frames_done, fps=float(info.rate),
                        duration_s=info.duration_s, width=info.width, height=info.height,
                        has_audio=info.has_audio, complete=False)
 

@@ -156,10 +156,11 @@ class TranslatorClient:
     def translate_video(self, src: str | Path, dst: str | Path, *, model: str,
                         server_decode: bool = False, side_by_side: bool = False,
                         size: tuple[int, int] | None = None, progress: Progress | None = None,
-                        codec: str = "libx264", audio: bool = True,
+                        codec: str = "", audio: bool = True,
                         stop: threading.Event | None = None) -> VideoResult:
-        """Translates a video file into ``dst`` (container from its suffix). Locally decoded
-        and encoded by default; ``server_decode`` sends the file to the server instead.
+        """Translates a video file into ``dst`` (container from its suffix; ``codec`` "" picks
+        the encoder by container: H.264, VP9 for WebM). Locally decoded and encoded by default;
+        ``server_decode`` sends the file to the server instead.
         ``progress(done, total)`` is called as frames complete (total 0 when unknown).
         Setting ``stop`` ends the job early: the result holds the frames done so far
         (``complete`` False); StoppedError when there were none. ``dst`` is written only

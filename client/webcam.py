@@ -15,7 +15,9 @@ import numpy as np
 
 from pix2pix_stream.client.errors import DisplayUnavailableError, InputFileError
 from pix2pix_stream.client.frames import TranslatedFrame, now_us
-from pix2pix_stream.client.video_io import VideoInfo, VideoSink
+from pix2pix_stream.client.video_io import VideoSink
+from pix2pix_stream.media.resize import side_by_side
+from pix2pix_stream.media.video_decode import VideoStreamInfo
 
 WINDOW = "pix2pix-client: input | output"
 
@@ -188,8 +190,8 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
             if recorder is None and config.record is not None:
                 recorder = _recorder(config.record, panel, capture.fps)
                 if recorder.note:
-                    report(recorder.note)
-            picture = _side_by_side(original, reply.image, panel)
+                    report(f"note: {recorder.note}")
+            picture = side_by_side(original, reply.image, panel)
             if recorder is not None:
                 recorder.write(picture, int((time.monotonic() - started) * 1000))
             if config.show and not Display.show(picture):
@@ -232,21 +234,11 @@ def _newest_frames(capture: Capture, sent: collections.deque) -> Iterator[np.nda
         yield frame
 
 
-def _side_by_side(original: np.ndarray | None, output: np.ndarray,
-                  panel: tuple[int, int]) -> np.ndarray:
-    import cv2
-
-    if original is None:
-        original = np.zeros_like(output)
-    elif (original.shape[1], original.shape[0]) != panel:
-        original = cv2.resize(original, panel, interpolation=cv2.INTER_AREA)
-    return np.concatenate([original, output], axis=1)
-
-
 def _recorder(path: Path, panel: tuple[int, int], fps: float) -> VideoSink:
     # Wall-clock timestamps in milliseconds: the recording plays at the speed it was shown.
-    info = VideoInfo(str(path), panel[0] * 2, panel[1], Fraction(fps).limit_denominator(1001),
-                     Fraction(1, 1000), 0, 0.0, False, "")
+    info = VideoStreamInfo(width=panel[0] * 2, height=panel[1], rotation=0,
+                           rate=Fraction(fps).limit_denominator(1001), time_base=Fraction(1, 1000),
+                           frames=0, duration_s=0.0, has_audio=False, codec="")
     return VideoSink(path, info)
 
 

@@ -20,13 +20,17 @@ def drawn_frame(i: int, width: int = 64, height: int = 48) -> np.ndarray:
 
 
 def make_clip(path: str | Path, frames: int = 12, width: int = 64, height: int = 48,
-              fps: int = 10, audio: bool = True, codec: str = "libx264") -> Path:
+              fps: int = 10, audio: bool = True, codec: str = "libx264", rotate: int = 0) -> Path:
     """Encodes ``frames`` drawn frames (and, with ``audio``, a matching stretch of a 440 Hz AAC
-    tone) into ``path``; the container follows the suffix (.mp4, .mkv, .webm, .avi)."""
+    tone) into ``path``; the container follows the suffix (.mp4, .mkv, .webm, .avi). ``rotate``
+    tags the stream as phones do (the old "rotate" tag: degrees clockwise to show it upright),
+    written as the display matrix MP4, MOV and Matroska carry."""
     path = Path(path)
     with av.open(str(path), "w") as container:
         video = container.add_stream(codec, rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if rotate:
+            video.set_display_rotation(-rotate)  # PyAV counts counter-clockwise
         astream = None
         if audio:
             astream = container.add_stream("aac", rate=44100)

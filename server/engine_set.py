@@ -6,8 +6,11 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
+from pix2pix_stream.media.resize import resize
 from pix2pix_stream.media.transforms import InputTransform
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.batcher import Batcher
@@ -30,6 +33,17 @@ class LoadedModel:
     def input_size(self) -> tuple[int, int]:
         """(width, height) that every frame is resized to for inference."""
         return self.backend.info.input_width, self.backend.info.input_height
+
+    def engine_input(self, frame: np.ndarray) -> np.ndarray:
+        """A uint8 RGB frame of any size as the engine takes it: resized, then transformed
+        (Canny edges, ...), as in training. The very same array when nothing is to be done."""
+        return self.engine_input_with_source(frame)[1]
+
+    def engine_input_with_source(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the frame resized to the engine's size, that frame transformed): the temporal
+        filter measures motion on the first, the engine runs the second."""
+        source = resize(frame, *self.input_size)
+        return source, (source if self.transform.is_identity else self.transform(source))
 
     def info(self) -> pb.ModelInfo:
         meta, backend_info = self.metadata, self.backend.info

@@ -1,102 +1,55 @@
-"""Frame payloads to RGB arrays and back: decode, check, resize, encode.
-
-Runs in worker threads. JPEG and PNG are decoded with Pillow because it reads the header first:
-the size is checked against the pixel limit before a single pixel is decompressed (no
-decompression bombs), and truncated files raise instead of decoding to grey.
-"""
+"""Frame payloads (``Image`` messages) to RGB arrays and back, by the media layer's codecs:
+decode with the size checked against the server's pixel limit before any pixel is
+decompressed, resize, encode the reply. Runs in worker threads."""
 from __future__ import annotations
 
-import io
-
-import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from pix2pix_stream.media import images as codecs
+from pix2pix_stream.media.errors import ImageError
+from pix2pix_stream.media.resize import resize  # noqa: F401 (the server's frames use it from here)
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import FrameError
 
-_CHANNELS = {pb.RGB24: 3, pb.BGR24: 3, pb.GRAY8: 1}
-DEFAULT_JPEG_QUALITY = 90
-
-
-def check_size(width: int, height: int, max_pixels: int, what: str = "frame") -> None:
-    if width <= 0 or height <= 0:
-        raise FrameError(f"{what} has a zero dimension ({width}x{height})")
-    if width * height > max_pixels:
-        raise FrameError(f"{what} is {width}x{height} = {width * height} pixels, "
-                         f"more than the server's limit of {max_pixels}")
+_LAYOUTS = {pb.RGB24: "RGB24", pb.BGR24: "BGR24", pb.GRAY8: "GRAY8"}
+LIMIT_NAME = "server's limit"
 
 
 def decode_image(image: pb.Image, max_pixels: int) -> np.ndarray:
     """An ``Image`` message as uint8 RGB [H, W, 3]; FrameError names what is wrong."""
     kind = image.WhichOneof("payload")
-    if kind == "raw":
-        return _decode_raw(image.raw, max_pixels)
-    if kind in ("jpeg", "png"):
-        return _decode_compressed(getattr(image, kind), kind.upper(), max_pixels)
+    try:
+        if kind == "raw":
+            return _decode_raw(image.raw, max_pixels)
+        if kind in ("jpeg", "png"):
+            return codecs.decode_compressed(getattr(image, kind), kind.upper(), max_pixels,
+                                            f"{kind.upper()} frame", LIMIT_NAME)
+    except ImageError as exc:
+        raise FrameError(str(exc)) from None
     raise FrameError("frame has no image (set raw, jpeg or png)")
 
 
 def _decode_raw(raw: pb.RawImage, max_pixels: int) -> np.ndarray:
-    if raw.format not in _CHANNELS:
+    if raw.format not in _LAYOUTS:
         raise FrameError(f"raw frame has no valid pixel format (got {raw.format}); "
                          "use RGB24, BGR24 or GRAY8")
-    check_size(raw.width, raw.height, max_pixels, "raw frame")
-    channels = _CHANNELS[raw.format]
-    expected = raw.width * raw.height * channels
-    if len(raw.data) != expected:
-        raise FrameError(f"raw frame has {len(raw.data)} bytes, expected {expected} "
-                         f"({raw.width}x{raw.height}x{channels} {pb.PixelFormat.Name(raw.format)})")
-    pixels = np.frombuffer(raw.data, np.uint8).reshape(raw.height, raw.width, channels)
-    if raw.format == pb.BGR24:
-        return np.ascontiguousarray(pixels[:, :, ::-1])
-    if raw.format == pb.GRAY8:
-        return np.repeat(pixels, 3, axis=2)
-    return pixels
-
-
-def _decode_compressed(data: bytes, kind: str, max_pixels: int) -> np.ndarray:
-    if not data:
-        raise FrameError(f"{kind} frame is empty")
-    try:
-        with Image.open(io.BytesIO(data), formats=[kind]) as img:
-            check_size(img.width, img.height, max_pixels, f"{kind} frame")
-            img.load()
-            rgb = img.convert("RGB") if img.mode != "RGB" else img
-            return np.asarray(rgb, dtype=np.uint8)
-    except FrameError:
-        raise
-    except UnidentifiedImageError:
-        raise FrameError(f"{kind} frame is not a valid {kind} image ({len(data)} bytes)") from None
-    except Image.DecompressionBombError as exc:
-        raise FrameError(f"{kind} frame rejected: {exc}") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise FrameError(f"corrupt {kind} frame ({len(data)} bytes): {exc}") from None
-
-
-def resize(frame: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Resized to width x height; the very same array when it already has that size, so a frame
-    at the engine's size reaches the engine untouched."""
-    h, w = frame.shape[:2]
-    if (w, h) == (width, height):
-        return frame
-    shrinking = width * height < w * h
-    return cv2.resize(frame, (width, height),
-                      interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return codecs.decode_raw(raw.data, raw.width, raw.height, _LAYOUTS[raw.format], max_pixels,
+                             "raw frame", LIMIT_NAME)
 
 
 def encode_image(frame: np.ndarray, encoding: int, jpeg_quality: int = 0) -> pb.Image:
     """uint8 RGB [H, W, 3] as an ``Image`` in the stream's output encoding."""
     if encoding in (pb.OUTPUT_ENCODING_UNSPECIFIED, pb.RAW):
-        h, w = frame.shape[:2]
-        return pb.Image(raw=pb.RawImage(width=w, height=h, format=pb.RGB24,
-                                        data=np.ascontiguousarray(frame).tobytes()))
-    buf = io.BytesIO()
-    img = Image.fromarray(frame, "RGB")
+        return raw_image(frame)
     if encoding == pb.JPEG:
-        img.save(buf, "JPEG", quality=jpeg_quality or DEFAULT_JPEG_QUALITY)
-        return pb.Image(jpeg=buf.getvalue())
+        return pb.Image(jpeg=codecs.encode_jpeg(frame, jpeg_quality))
     if encoding == pb.PNG:
-        img.save(buf, "PNG", compress_level=1)  # speed over size: frames are short-lived
-        return pb.Image(png=buf.getvalue())
+        return pb.Image(png=codecs.encode_png(frame))
     raise FrameError(f"unknown output encoding {encoding}")
+
+
+def raw_image(frame: np.ndarray) -> pb.Image:
+    """uint8 RGB [H, W, 3] as a raw RGB24 ``Image``."""
+    h, w = frame.shape[:2]
+    return pb.Image(raw=pb.RawImage(width=w, height=h, format=pb.RGB24,
+                                    data=np.ascontiguousarray(frame).tobytes()))

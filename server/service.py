@@ -1,5 +1,6 @@
 """The Translator servicer: call bookkeeping (limits, logs, metrics, statuses) around the stream
-classes that do the work (``pix2pix_stream.server.translate``, ``pix2pix_stream.server.video``)."""
+classes that do the work (``pix2pix_stream.server.translate`` for frame streams,
+``pix2pix_stream.server.translate_video`` for video files)."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ import concurrent.futures
 import itertools
 import logging
 import time
+from contextlib import aclosing
 from dataclasses import asdict, dataclass, field
 from typing import AsyncIterator, Callable
 
@@ -19,18 +21,16 @@ from pix2pix_stream.server.admission import Admission, Ticket
 from pix2pix_stream.server.errors import StreamConfigError, describe, status_for
 from pix2pix_stream.server.idle import idle_limited
 from pix2pix_stream.server.job_cleanup import close_when_abandoned
-from pix2pix_stream.server.job_watch import JobWatch, delivers_output, ended_by_limit
+from pix2pix_stream.server.job_watch import ended_by_limit
 from pix2pix_stream.server.limits import JobBudget
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import ModelSet
 from pix2pix_stream.server.temporal_filter import resolve_level
 from pix2pix_stream.server.translate import TranslateStream, check_stream_config
-from pix2pix_stream.server.upload import UploadBuffer
-from pix2pix_stream.server.video import VideoJob
+from pix2pix_stream.server.translate_video import TranslateVideoStream
 from pix2pix_stream.server.video_output import plan_video
 
 log = logging.getLogger("pix2pix.server")
-OUTPUT_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -69,50 +69,62 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         return pb.ListModelsResponse(models=[model.info() for model in self._models])
 
     async def Translate(self, request_iterator, context):
-        call = self._begin("Translate", context)
-        try:
-            self._admit(call, context)
-            request_iterator = idle_limited(request_iterator, self._config.idle_timeout_s, "frame")
-            config = (await _first(request_iterator, "config")).config
-            check_stream_config(config, self._config.max_pixels)
-            model = self._models.get(config.model)
-            stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
-                                     inflight=self._config.inflight_per_stream,
-                                     max_pixels=self._config.max_pixels, draining=self._draining,
-                                     temporal=self._config.temporal)
-            call.counts = lambda: asdict(stream.counts)
-            log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
-                     call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
-                     pb.OutputEncoding.Name(config.encoding or pb.RAW))
-            async for response in stream.run(request_iterator):
+        async with aclosing(self._serve("Translate", context, request_iterator,
+                                        self._open_frame_stream)) as responses:
+            async for response in responses:
                 yield response
-        except (asyncio.CancelledError, GeneratorExit):
-            call.status = "CANCELLED"
-            raise
-        except Exception as exc:
-            await self._fail(call, context, exc)
-        finally:
-            self._end(call)
 
     async def TranslateVideo(self, request_iterator, context):
-        call = self._begin("TranslateVideo", context)
+        async with aclosing(self._serve("TranslateVideo", context, request_iterator,
+                                        self._open_video_stream)) as responses:
+            async for response in responses:
+                yield response
+
+    async def _open_frame_stream(self, call: _Call, context, requests):
+        requests = idle_limited(requests, self._config.idle_timeout_s, "frame")
+        config = (await _first(requests, "config")).config
+        check_stream_config(config, self._config.max_pixels)
+        model = self._models.get(config.model)
+        stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
+                                 inflight=self._config.inflight_per_stream,
+                                 max_pixels=self._config.max_pixels, draining=self._draining,
+                                 temporal=self._config.temporal)
+        call.counts = lambda: asdict(stream.counts)
+        log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
+                 call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
+                 pb.OutputEncoding.Name(config.encoding or pb.RAW))
+        return stream, requests
+
+    async def _open_video_stream(self, call: _Call, context, requests):
+        job_state: dict = {}  # the idle timeout watches the upload, not the job after it
+        close_when_abandoned(context, job_state)
+        requests = idle_limited(
+            requests, self._config.idle_timeout_s, "upload chunk",
+            watching=lambda: "upload" not in job_state or not job_state["upload"].finished)
+        config = (await _first(requests, "config")).config
+        plan = plan_video(config, self._config.max_pixels)
+        budget = JobBudget(self._config.job_limits, self._config.video_tmp_dir, plan.codec)
+        budget.check_disk()
+        model = self._models.get(config.model)
+        stream = TranslateVideoStream(model, plan, self._config, metrics=self._metrics,
+                                      pool=self._pool, budget=budget, job_state=job_state,
+                                      temporal=resolve_level(config.temporal,
+                                                             self._config.temporal),
+                                      draining=self._draining)
+        call.counts = stream.counts
+        log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
+                 call.id, call.peer, model.name, plan.codec, plan.container)
+        return stream, requests
+
+    async def _serve(self, method: str, context, requests, open_stream) -> AsyncIterator:
+        """One streaming call: admission, the stream's replies, the status of what failed, the
+        close log line. ``open_stream(call, context, requests)`` reads the config and returns the
+        stream with the requests it reads (behind the idle timeout)."""
+        call = self._begin(method, context)
         try:
             self._admit(call, context)
-            job_state: dict = {}  # the idle timeout watches the upload, not the job after it
-            close_when_abandoned(context, job_state)
-            request_iterator = idle_limited(
-                request_iterator, self._config.idle_timeout_s, "upload chunk",
-                watching=lambda: "upload" not in job_state or not job_state["upload"].finished)
-            config = (await _first(request_iterator, "config")).config
-            plan = plan_video(config, self._config.max_pixels)
-            budget = JobBudget(self._config.job_limits, self._config.video_tmp_dir, plan.codec)
-            budget.check_disk()
-            temporal = resolve_level(config.temporal, self._config.temporal)
-            model = self._models.get(config.model)
-            log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
-                     call.id, call.peer, model.name, plan.codec, plan.container)
-            async for response in self._run_video(call, model, plan, request_iterator, budget,
-                                                  job_state, temporal):
+            stream, requests = await open_stream(call, context, requests)
+            async for response in stream.run(requests):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
             call.status = "CANCELLED"
@@ -121,47 +133,6 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             await self._fail(call, context, exc)
         finally:
             self._end(call)
-
-    async def _run_video(self, call, model, plan, requests, budget: JobBudget,
-                         job_state: dict, temporal: str = "off"
-                         ) -> AsyncIterator[pb.VideoResponse]:
-        loop = asyncio.get_running_loop()
-        progress: asyncio.Queue = asyncio.Queue()
-        upload = job_state["upload"] = UploadBuffer(self._config.max_video_bytes,
-                                                    self._config.video_tmp_dir)
-        job = VideoJob(model, plan, upload, max_pixels=self._config.max_pixels,
-                       queue_depth=max(self._config.inflight_per_stream, model.batcher.max_batch),
-                       tmp_dir=self._config.video_tmp_dir, metrics=self._metrics,
-                       notify=lambda item: loop.call_soon_threadsafe(progress.put_nowait, item),
-                       budget=budget, temporal=temporal)
-        job_state["job"] = job
-        call.counts = lambda: {"frames_in": job.frames_in, "frames_out": job.frames_out,
-                               "upload_bytes": upload.size, **({"stopped": True} if job.stopped
-                                                               else {})}
-        feeder = asyncio.create_task(_feed_upload(requests, upload, job, budget))
-        watch = JobWatch(job, budget, self._draining)
-        job.start()
-        try:
-            while (message := await watch.next(progress)) is not None:  # None: the job is over
-                yield pb.VideoResponse(progress=message)
-            watch.raise_if_ended_by_server()
-            if job.frames_out and delivers_output(job.error):
-                # every frame that decoded is delivered, even before an input error
-                chunk_size = min(OUTPUT_CHUNK_BYTES, self._config.max_message_bytes - 1024)
-                async for chunk in _file_chunks(job.output_path, chunk_size, self._pool):
-                    yield pb.VideoResponse(chunk=chunk)
-            upload_error = feeder.exception() if feeder.done() else None
-            if upload_error is not None or job.error is not None:
-                raise upload_error or job.error
-            yield pb.VideoResponse(done=job.info)
-        finally:
-            watch.close()
-            feeder.cancel()
-            job.cancel()
-            closing = loop.run_in_executor(None, job.close)
-            if not watch.out_of_grace:  # then the status must go now; the threads end anyway
-                await closing
-            job_state["closed"] = True
 
     # -- call bookkeeping ----------------------------------------------------------------------
 
@@ -197,34 +168,3 @@ async def _first(requests, field_name: str):
     if first.WhichOneof("msg") != field_name:
         raise StreamConfigError(f"the first message of a stream must carry {field_name}")
     return first
-
-
-async def _feed_upload(requests, upload: UploadBuffer, job: VideoJob, budget: JobBudget) -> None:
-    """Appends the uploaded chunks. The upload ends at ``last``, at ``stop`` or when the client
-    half-closes (without ``last`` first, the job finds a truncated file). After ``last`` the
-    stream is still read: a client may send ``stop`` while the server is translating."""
-    try:
-        async for request in requests:
-            kind = request.WhichOneof("msg")
-            if kind == "config":
-                raise StreamConfigError("a video stream carries one config, then only chunks")
-            if kind == "chunk":
-                budget.check_disk(len(request.chunk))
-                upload.append(request.chunk)
-            if request.stop:
-                job.stop()
-                return
-            if request.last:
-                upload.finish()
-    except BaseException as exc:
-        upload.fail(exc if isinstance(exc, Exception) else StreamConfigError("upload cancelled"))
-        raise
-    finally:
-        upload.finish()
-
-
-async def _file_chunks(path, size: int, pool) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    with open(path, "rb") as fh:
-        while chunk := await loop.run_in_executor(pool, fh.read, size):
-            yield chunk

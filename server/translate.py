@@ -271,9 +271,7 @@ class TranslateStream:
         decoded = time.perf_counter()
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
-        pixels = source = images.resize(pixels, *self.model.input_size)
-        if not self.model.transform.is_identity:
-            pixels = self.model.transform(pixels)
+        source, pixels = self.model.engine_input_with_source(pixels)
         self._stages.decode.observe(decoded - start)
         self._stages.transform.observe(time.perf_counter() - decoded)
         return _Prepared(pixels, size, source if self.temporal.enabled else None)

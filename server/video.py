@@ -1,17 +1,17 @@
 """One ``TranslateVideo`` job: decode the upload as it arrives, translate every frame through the
 model's batcher, encode, copy the audio through, and write the output container.
 
-Two threads per job. The decoder thread demuxes and decodes the growing upload
-(``server.upload.UploadBuffer``), prepares each frame (RGB, engine size, input transform) and
-submits it to the batcher; audio packets pass through untouched. The encoder thread takes the
+Two threads per job. The decoder thread decodes the growing upload (``server.upload.UploadBuffer``)
+with the media layer's decoder (upright frames), prepares each frame (engine size, input
+transform) and submits it to the batcher; audio packets pass through untouched. The encoder thread takes the
 results in decode order, resizes them back, encodes them with the input frame's own timestamp,
 and muxes them with the audio. A bounded queue between the two is the job's backpressure.
 
 ``server.video_output`` writes the output container to a temporary file; it is not streamed
 while it is encoded: MP4 must seek back (index, edit lists for the encoder delay and the AAC
 priming) to keep frame timestamps and duration equal to the input's, and a fragmented MP4
-cannot carry those. The service streams the finished file back in chunks; progress messages
-flow while the job runs.
+cannot carry those. ``server.translate_video`` streams the finished file back in chunks;
+progress messages flow while the job runs.
 """
 from __future__ import annotations
 
@@ -22,16 +22,16 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import av
 import av.logging
 import numpy as np
 
+from pix2pix_stream.media.errors import (NoVideoStreamError, VideoDecodeError, VideoOpenError,
+                                         VideoReadError)
+from pix2pix_stream.media.video_decode import DecodedFrame, VideoDecoder
 from pix2pix_stream.protos import translator_pb2 as pb
-from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from pix2pix_stream.server.job_cleanup import release_references
 from pix2pix_stream.server.metrics import Metrics
@@ -93,8 +93,6 @@ class VideoJob:
         self._dir = Path(tempfile.mkdtemp(prefix="pix2pix-video-", dir=tmp_dir))
         self.output_path = self._dir / f"output.{plan.container}"
         self._frames_total = 0
-        self._last_pts: int | None = None
-        self._pts_step = 1
         self._threads = [threading.Thread(target=self._decode, daemon=True, name="video-decode"),
                          threading.Thread(target=self._encode, daemon=True, name="video-encode")]
 
@@ -146,44 +144,36 @@ class VideoJob:
 
     def _demux_and_decode(self, logs: list) -> None:
         try:
-            container = av.open(self.upload, "r")
-        except av.error.FFmpegError as exc:
+            decoder = VideoDecoder(self.upload, audio=True)
+        except NoVideoStreamError:
+            raise VideoInputError("the upload has no video stream") from None
+        except VideoOpenError as exc:
             raise VideoInputError(f"cannot read the upload: {_reason(exc, logs)}") from None
-        with container:
-            if not container.streams.video:
-                raise VideoInputError("the upload has no video stream")
-            video = container.streams.video[0]
-            width, height = video.codec_context.width, video.codec_context.height
+        with decoder:
+            width, height = decoder.coded_size
             if width * height > self._max_pixels:
                 raise VideoInputError(f"the upload's frames are {width}x{height}, more than the "
                                       f"server's limit of {self._max_pixels} pixels")
-            video.thread_type = "AUTO"
-            audio = container.streams.audio[0] if container.streams.audio else None
-            self._frames_total = video.frames
+            info = decoder.info
+            self._frames_total = info.frames
             if self._budget is not None:
-                self._budget.check_start(video.frames, *self._output_frame_size(width, height))
-            rate = video.average_rate or video.guessed_rate or Fraction(25)
-            self._pts_step = max(1, round(1 / (Fraction(rate) * video.time_base)))
-            self._put(("start", InputInfo(video, audio, Fraction(rate), video.time_base,
-                                           width, height)))
+                self._budget.check_start(info.frames,
+                                         *self._output_frame_size(info.width, info.height))
+            self._put(("start", InputInfo(decoder.audio, info.rate, info.time_base, info.width,
+                                           info.height)))
             self._output_ready.wait()  # the encoder copies the audio stream's parameters first
             try:
-                for packet in container.demux([s for s in (video, audio) if s is not None]):
+                for frame in decoder.frames(on_audio=lambda packet: self._put(("audio", packet))):
                     if self._cancelled.is_set() or self._stopped.is_set():
                         return
-                    if packet.stream is audio:
-                        if packet.dts is not None:
-                            self._put(("audio", packet))
-                        continue
-                    for frame in packet.decode():
-                        self._put(("video", self._submit(frame)))
-            except av.error.FFmpegError as exc:
+                    self._put(("video", self._submit(frame)))
+            except VideoDecodeError as exc:
                 raise VideoInputError(f"decoding stopped after frame {self.frames_in}: "
                                       f"{_reason(exc, logs)}") from None
             if self.frames_in == 0:
                 raise VideoInputError(f"the upload holds no decodable video frame"
                                       f"{_quoted(_ffmpeg_words(logs))}")
-            self._check_complete(container.format.name, logs)
+            self._check_complete(decoder.demuxer, logs)
 
     def _check_complete(self, demuxer: str, logs: list) -> None:
         """A demuxer error, or fewer frames than the container lists, means a cut or damaged
@@ -199,33 +189,22 @@ class VideoJob:
         raise VideoInputError(f"the upload is truncated or corrupt: decoded {self.frames_in} of "
                               f"{total} frames ({ours}; FFmpeg: {words})")
 
-    def _submit(self, frame: av.VideoFrame) -> _VideoItem:
-        slot = self.model.batcher.reserve()
+    def _submit(self, frame: DecodedFrame) -> _VideoItem:
+        slot = self.model.batcher.reserve()  # before the RGB conversion: the batcher waits for it
         try:
-            rgb = frame.to_ndarray(format="rgb24")
-            pixels = resized = images.resize(rgb, *self.model.input_size)
-            if not self.model.transform.is_identity:
-                pixels = self.model.transform(pixels)
+            source, pixels = self.model.engine_input_with_source(frame.rgb)
         except BaseException:
             slot.cancel()
             raise
-        pts = self._next_pts(frame)
         self.frames_in += 1
         self._metrics.frames_in.labels(self.model.name).inc()
-        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None,
-                          resized if self._temporal is not None else None)
+        return _VideoItem(frame.pts, slot.submit(pixels),
+                          frame.rgb if self.plan.side_by_side else None,
+                          source if self._temporal is not None else None)
 
     def _output_frame_size(self, width: int, height: int) -> tuple[int, int]:
         width, height = self.plan.output_size or (width, height)
         return (width * 2 if self.plan.side_by_side else width), height
-
-    def _next_pts(self, frame: av.VideoFrame) -> int:
-        # Some AVI streams carry no timestamps: continue at the stream's frame rate.
-        if frame.pts is not None:
-            self._last_pts = frame.pts
-        else:
-            self._last_pts = 0 if self._last_pts is None else self._last_pts + self._pts_step
-        return self._last_pts
 
     def _put(self, item) -> None:
         while not self._cancelled.is_set():
@@ -301,9 +280,9 @@ class VideoJob:
         return pb.VideoProgress(frames_done=self.frames_out, frames_total=self._frames_total)
 
 
-def _reason(exc: av.error.FFmpegError, logs: list) -> str:
+def _reason(exc: VideoReadError, logs: list) -> str:
     """FFmpeg's own words: the error's strerror plus what FFmpeg logged."""
-    return f"{exc.strerror or exc}{_quoted(_ffmpeg_words(logs))}"
+    return f"{exc.reason}{_quoted(_ffmpeg_words(logs))}"
 
 
 def _ffmpeg_words(logs: list) -> str:

@@ -44,7 +44,7 @@ FORBIDDEN_PACKAGES = {
     "engines": HEAVY | {"grpc", "google"},
     "engines/runtime": {"grpc", "google"},
     "engines/build": {"grpc", "google"},
-    "server": HEAVY,
+    "server": HEAVY | {"PIL"},  # frame codecs are the media layer's (OpenCV)
     "client": HEAVY | {"PIL"},
 }
 # Only these runtime modules may import a heavy package: each is imported only when chosen.

@@ -35,8 +35,17 @@ class Backend(abc.ABC):
         self.metadata = metadata
 
     @property
-    @abc.abstractmethod
-    def info(self) -> BackendInfo: ...
+    def info(self) -> BackendInfo:
+        """Set by each implementation once loaded (``describe`` builds it)."""
+        return self._info
+
+    def describe(self, backend: str, max_batch: int, precision: str,
+                 device: str = "cpu") -> BackendInfo:
+        """This engine's BackendInfo: its name and input size from engine.json."""
+        meta = self.metadata
+        return BackendInfo(name=meta.name, backend=backend, input_width=meta.input_width,
+                           input_height=meta.input_height, max_batch=max_batch,
+                           precision=precision, device=device)
 
     @abc.abstractmethod
     def _run(self, batch: np.ndarray) -> np.ndarray:

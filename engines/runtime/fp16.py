@@ -10,10 +10,9 @@ import warnings
 from pathlib import Path
 
 from pix2pix_stream.engines.runtime.errors import ExportError
-from pix2pix_stream.engines.runtime.metadata import read_metadata
+from pix2pix_stream.engines.runtime.metadata import FP16_ONNX, read_metadata
 from pix2pix_stream.engines.runtime.onnx_graph import load_onnx, sha256_file
 
-FP16_ONNX = "model.fp16.onnx"
 # Node names of the TorchScript exporter: generator layers are "/generator/...".
 _GENERATOR_SCOPE = "/generator/"
 

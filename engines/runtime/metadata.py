@@ -19,6 +19,7 @@ from pix2pix_stream.media.transforms import InputTransform
 
 ENGINE_JSON = "engine.json"
 MODEL_ONNX = "model.onnx"
+FP16_ONNX = "model.fp16.onnx"  # the fp16 copy pix2pix-export --fp16 adds beside it
 INT8_ONNX = "model.int8.onnx"  # written by engines.build.int8, run by the OpenVINO/ORT int8 routes
 FORMAT_VERSION = 1
 

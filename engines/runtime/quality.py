@@ -33,8 +33,7 @@ def fp16_psnr(engine_dir: str | os.PathLike, frames: int = 2) -> float:
     """PSNR of model.fp16.onnx against model.onnx, both under ONNX Runtime on the CPU."""
     import onnxruntime as ort
 
-    from pix2pix_stream.engines.runtime.fp16 import FP16_ONNX
-    from pix2pix_stream.engines.runtime.metadata import read_metadata
+    from pix2pix_stream.engines.runtime.metadata import FP16_ONNX, read_metadata
     from pix2pix_stream.engines.runtime.onnx_graph import INPUT_NAME
 
     engine_dir = Path(engine_dir)

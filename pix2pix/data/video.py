@@ -1,4 +1,4 @@
-"""Decoding a video file into frames for training (PyAV)."""
+"""Decoding a video file into frames for training (the media layer's decoder)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,33 +12,32 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpe
 
 def decode_frames(path: Path, size: int, *, stride: int = 1, max_frames: int | None = None
                   ) -> np.ndarray:
-    """Every ``stride``-th frame, resized to ``size`` x ``size`` (the square the training
-    pipeline resizes to anyway), as uint8 RGB [N, size, size, 3]. Frames are kept small so that a
-    long clip fits in memory; ``max_frames`` caps how many are kept."""
-    import av  # PyAV only when a video is actually the training data
-    import cv2
+    """Every ``stride``-th frame, upright, resized to ``size`` x ``size`` (the square the
+    training pipeline resizes to anyway), as uint8 RGB [N, size, size, 3]. Frames are kept small
+    so that a long clip fits in memory; ``max_frames`` caps how many are kept."""
+    # PyAV and OpenCV only when a video is actually the training data
+    from pix2pix_stream.media.errors import NoVideoStreamError, VideoDecodeError, VideoOpenError
+    from pix2pix_stream.media.resize import resize
+    from pix2pix_stream.media.video_decode import VideoDecoder
 
     try:
-        container = av.open(str(path))
-    except (av.error.FFmpegError, OSError) as exc:
-        raise VideoError(f"cannot open video {path}: {exc}", path) from exc
+        decoder = VideoDecoder(path)
+    except NoVideoStreamError:
+        raise VideoError(f"{path} has no video stream", path) from None
+    except VideoOpenError as exc:
+        raise VideoError(f"cannot open video {path}: {exc.reason}", path) from exc
     frames = []
-    with container:
-        if not container.streams.video:
-            raise VideoError(f"{path} has no video stream", path)
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    with decoder:
         try:
-            for i, frame in enumerate(container.decode(stream)):
-                if i % stride:
+            for frame in decoder.frames():
+                if frame.index % stride:
                     continue
-                rgb = frame.to_ndarray(format="rgb24")
-                frames.append(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA))
+                frames.append(resize(frame.rgb, size, size))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
-        except av.error.FFmpegError as exc:
-            raise VideoError(f"cannot decode video {path} at frame {len(frames) * stride}: {exc}",
-                             path) from exc
+        except VideoDecodeError as exc:
+            raise VideoError(f"cannot decode video {path} at frame {exc.frames_decoded}: "
+                             f"{exc.reason}", path) from exc
     if not frames:
         raise VideoError(f"video {path} has no frames", path)
     return np.stack(frames)

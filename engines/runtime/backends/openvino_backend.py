@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_stream.engines.runtime.backend import Backend, BackendInfo
+from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.errors import BackendUnavailableError, CorruptEngineError, EngineNotFoundError
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
 from pix2pix_stream.engines.runtime.onnx_graph import check_io
@@ -61,13 +61,7 @@ class OpenVinoBackend(Backend):
         except RuntimeError as exc:
             raise CorruptEngineError(f"OpenVINO cannot load {path}: {exc}") from exc
         self._request = self._compiled.create_infer_request()
-        self._info = BackendInfo(
-            name=metadata.name, backend="openvino", input_width=metadata.input_width,
-            input_height=metadata.input_height, max_batch=max_batch, precision=precision)
-
-    @property
-    def info(self) -> BackendInfo:
-        return self._info
+        self._info = self.describe("openvino", max_batch, precision)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         self._request.infer({0: batch})

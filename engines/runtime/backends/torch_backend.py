@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pix2pix_stream.engines.runtime.backend import Backend, BackendInfo
+from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.errors import BackendUnavailableError, MetadataMismatchError
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
 
@@ -99,13 +99,7 @@ class TorchBackend(Backend):
         if precision == "bf16":
             # oneDNN's bf16 convolutions want NHWC activations; without it they reorder per layer.
             self._model = self._model.to(memory_format=torch.channels_last)
-        self._info = BackendInfo(
-            name=metadata.name, backend="torch", input_width=metadata.input_width,
-            input_height=metadata.input_height, max_batch=max_batch, precision=precision)
-
-    @property
-    def info(self) -> BackendInfo:
-        return self._info
+        self._info = self.describe("torch", max_batch, precision)
 
     @property
     def generator(self) -> torch.nn.Module:
