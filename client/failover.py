@@ -88,7 +88,8 @@ class ReplayableRequests:
         self._first = 0          # absolute index of _kept[0]
         self._read = 0           # frames read from the source
         self._exhausted = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()      # _kept, _first, _exhausted
+        self._reading = threading.Lock()   # the source: one reader at a time
 
     def requests(self, config: pb.StreamConfig) -> Iterator[pb.TranslateRequest]:
         yield pb.TranslateRequest(config=config)
@@ -103,21 +104,30 @@ class ReplayableRequests:
 
     def _at(self, position: int) -> tuple[int, pb.TranslateRequest] | None:
         """The frame at absolute ``position`` (or the first unanswered one after it), reading
-        the source when it is not read yet; None at the end."""
-        with self._lock:
-            position = max(position, self._first)
-            while position >= self._first + len(self._kept):
+        the source when it is not read yet; None at the end. The source is read outside the
+        state lock: a source that waits for replies (a camera paced by the output, a test) must
+        not block ``answered`` on the receiving thread."""
+        while True:
+            with self._lock:
+                position = max(position, self._first)
+                if position < self._first + len(self._kept):
+                    return position, self._kept[position - self._first][1]
                 if self._exhausted:
                     return None
+            with self._reading:  # one reader at a time; re-check what another one read
+                with self._lock:
+                    if position < self._first + len(self._kept) or self._exhausted:
+                        continue
                 try:
                     image = next(self._source)
                 except StopIteration:
-                    self._exhausted = True
+                    with self._lock:
+                        self._exhausted = True
                     return None
                 request = fr.frame_request(image, self._read, self._encoding)
-                self._kept.append((self._read, request))
-                self._read += 1
-            return position, self._kept[position - self._first][1]
+                with self._lock:
+                    self._kept.append((self._read, request))
+                    self._read += 1
 
     def answered(self, sequence: int) -> None:
         """Drops the frames up to ``sequence`` (LIVE mode skips some: they go too)."""
