@@ -150,7 +150,8 @@ def _round_up(value: int, multiple: int) -> int:
     return max(multiple, -(-value // multiple) * multiple)
 
 
-def _scaled(width: int, height: int, short: float) -> tuple[int, int]:
+def scaled_size(width: int, height: int, short: float) -> tuple[int, int]:
+    """(width, height) scaled, aspect ratio kept, so that the short side is ``short``."""
     factor = short / min(width, height)
     return max(1, round(width * factor)), max(1, round(height * factor))
 
@@ -167,7 +168,7 @@ def plan_compute(width: int, height: int, policy: ScalePolicy | str | int | None
     short = {ENGINE: geometry.crop_size, NATIVE: min(width, height)}.get(policy.kind,
                                                                         policy.short_side)
     for _ in range(64):  # each pass shrinks the short side; a few passes always suffice
-        scaled = _scaled(width, height, short)
+        scaled = scaled_size(width, height, short)
         padded = _padded(scaled, geometry)
         excess = _excess(padded, geometry, max_pixels)
         if excess <= 1.0:
@@ -227,4 +228,4 @@ def resize_short_side(image: np.ndarray, short: int) -> np.ndarray:
     """``image`` scaled (keeping its aspect ratio) so that its short side is ``short``: how
     training brings non-square sources to its load size."""
     height, width = image.shape[:2]
-    return resize(image, *_scaled(width, height, short))
+    return resize(image, *scaled_size(width, height, short))

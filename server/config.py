@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pix2pix_stream.media.geometry import GeometryError, ScalePolicy
 from pix2pix_stream.server.errors import ConfigError
 
 # A raw DCI 4K RGB frame (4096 x 2160 x 3 = 26.5 MB) plus protobuf framing fits with room to spare.
@@ -23,7 +24,8 @@ class ServerConfig:
     max_streams: int = 64                # concurrent Translate + TranslateVideo calls
     inflight_per_stream: int = 4         # frames read but not yet answered, per stream
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS  # per input or output frame
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per input, output or compute-size frame
+    scale: str = "engine"                # compute-size policy when a call sets none (media.geometry)
     max_video_bytes: int = 4 * 1024**3   # one TranslateVideo upload
     worker_threads: int = max(2, min(8, (os.cpu_count() or 1) + 2))  # decode/resize/encode
     tls_cert: Path | None = None         # PEM certificate chain; with tls_key enables TLS
@@ -52,9 +54,17 @@ class ServerConfig:
         _require(self.token is None or self.token.strip() != "", "token must not be empty")
         _require(self.metrics_port is None or 0 <= self.metrics_port < 65536,
                  f"metrics_port must be 0..65535, got {self.metrics_port}")
+        try:
+            ScalePolicy.parse(self.scale)
+        except GeometryError as exc:
+            raise ConfigError(str(exc)) from None
         host, sep, port = self.address.rpartition(":")
         _require(bool(sep and host and port.isdigit()),
                  f"address must be host:port, got {self.address!r}")
+
+    @property
+    def scale_policy(self) -> ScalePolicy:
+        return ScalePolicy.parse(self.scale)
 
     @property
     def tls(self) -> bool:

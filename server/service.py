@@ -60,7 +60,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         self._open_calls = 0
 
     async def ListModels(self, request, context):
-        return pb.ListModelsResponse(models=[model.info() for model in self._models])
+        scale = str(self._config.scale_policy)
+        return pb.ListModelsResponse(models=[model.info(scale) for model in self._models])
 
     async def Translate(self, request_iterator, context):
         call = self._begin("Translate", context)
@@ -71,11 +72,12 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             model = self._models.get(config.model)
             stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
                                      inflight=self._config.inflight_per_stream,
-                                     max_pixels=self._config.max_pixels, draining=self._draining)
+                                     max_pixels=self._config.max_pixels, draining=self._draining,
+                                     default_scale=self._config.scale_policy)
             call.counts = lambda: asdict(stream.counts)
-            log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
-                     call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
-                     pb.OutputEncoding.Name(config.encoding or pb.RAW))
+            log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s scale=%s",
+                     call.id, call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
+                     pb.OutputEncoding.Name(config.encoding or pb.RAW), stream.policy)
             async for response in stream.run(request_iterator):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):
@@ -91,10 +93,10 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         try:
             self._admit(call)
             config = (await _first(request_iterator, "config")).config
-            plan = plan_video(config, self._config.max_pixels)
+            plan = plan_video(config, self._config.max_pixels, self._config.scale_policy)
             model = self._models.get(config.model)
-            log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
-                     call.id, call.peer, model.name, plan.codec, plan.container)
+            log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s scale=%s",
+                     call.id, call.peer, model.name, plan.codec, plan.container, plan.scale)
             async for response in self._run_video(call, model, plan, request_iterator):
                 yield response
         except (asyncio.CancelledError, GeneratorExit):

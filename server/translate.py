@@ -17,6 +17,7 @@ from typing import AsyncIterator
 
 import numpy as np
 
+from pix2pix_stream.media.geometry import ComputePlan, GeometryError, ScalePolicy, plan_compute
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import ShuttingDownError, StreamConfigError, describe, status_for
@@ -34,6 +35,17 @@ def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:
     if config.jpeg_quality > 100:
         raise StreamConfigError(f"jpeg_quality must be 1..100 (0 = default), got {config.jpeg_quality}")
     check_output_size(config.output_width, config.output_height, max_pixels)
+    scale_policy(config.scale, ScalePolicy())
+
+
+def scale_policy(text: str, default: ScalePolicy) -> ScalePolicy:
+    """A call's ``scale`` field: "" means the server's default."""
+    if not text:
+        return default
+    try:
+        return ScalePolicy.parse(text)
+    except GeometryError as exc:
+        raise StreamConfigError(str(exc)) from None
 
 
 def check_output_size(width: int, height: int, max_pixels: int) -> None:
@@ -62,16 +74,19 @@ class _Entry:
 
 @dataclass
 class _Prepared:
-    pixels: np.ndarray            # engine-sized, transformed
+    pixels: np.ndarray            # at the compute size, transformed and padded
     size: tuple[int, int]         # (width, height) of the reply image
+    plan: ComputePlan             # how to crop the padding off the output
 
 
 class TranslateStream:
     def __init__(self, model: LoadedModel, config: pb.StreamConfig, *,
                  pool: concurrent.futures.Executor, metrics: Metrics, inflight: int,
-                 max_pixels: int, draining: asyncio.Event):
+                 max_pixels: int, draining: asyncio.Event,
+                 default_scale: ScalePolicy = ScalePolicy()):
         self.model = model
         self.config = config
+        self.policy = scale_policy(config.scale, default_scale)
         self.live = config.mode == pb.LIVE
         self.counts = StreamCounts()
         self._pool = pool
@@ -199,11 +214,11 @@ class TranslateStream:
             return self._error(reply, exc)
         try:
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
-            if self._replies_raw and prepared.size == self.model.input_size:
-                reply.image.CopyFrom(self._finish(result.output, prepared.size))
+            if self._replies_raw and prepared.plan.is_identity:
+                reply.image.CopyFrom(self._finish(result.output, prepared))
             else:
                 reply.image.CopyFrom(await loop.run_in_executor(
-                    self._pool, self._finish, result.output, prepared.size))
+                    self._pool, self._finish, result.output, prepared))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -215,25 +230,32 @@ class TranslateStream:
         return reply
 
     def _is_plain_copy(self, image: pb.Image) -> bool:
-        """A raw RGB frame at the engine's size, no transform: preparing it is one small copy,
-        cheaper to do here than a hop to a worker thread and back (which costs latency)."""
+        """A raw RGB frame already at its compute size, no transform: preparing it is one small
+        copy, cheaper to do here than a hop to a worker thread and back (which costs latency)."""
         if image.WhichOneof("payload") != "raw" or not self.model.transform.is_identity:
             return False
         raw = image.raw
-        return raw.format == pb.RGB24 and (raw.width, raw.height) == self.model.input_size
+        if raw.format != pb.RGB24 or raw.width * raw.height == 0:
+            return False
+        try:
+            return self._plan(raw.width, raw.height).is_identity
+        except GeometryError:
+            return False  # _prepare reports it as the frame's error
+
+    def _plan(self, width: int, height: int) -> ComputePlan:
+        return plan_compute(width, height, self.policy, self.model.geometry, self._max_pixels)
 
     def _prepare(self, image: pb.Image) -> _Prepared:
         pixels = images.decode_image(image, self._max_pixels)
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
-        pixels = images.resize(pixels, *self.model.input_size)
-        if not self.model.transform.is_identity:
-            pixels = self.model.transform(pixels)
-        return _Prepared(pixels, size)
+        plan = self._plan(width, height)
+        transform = None if self.model.transform.is_identity else self.model.transform
+        return _Prepared(plan.prepare(pixels, transform), size, plan)
 
-    def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
-        return images.encode_image(images.resize(output, *size), self.config.encoding,
-                                   self.config.jpeg_quality)
+    def _finish(self, output: np.ndarray, prepared: _Prepared) -> pb.Image:
+        return images.encode_image(prepared.plan.finish(output, prepared.size),
+                                   self.config.encoding, self.config.jpeg_quality)
 
     def _error(self, reply: pb.TranslateResponse, exc: BaseException) -> pb.TranslateResponse:
         code = status_for(exc)

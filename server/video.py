@@ -21,7 +21,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -30,8 +30,8 @@ import av
 import av.logging
 import numpy as np
 
+from pix2pix_stream.media.geometry import ComputePlan, plan_compute
 from pix2pix_stream.protos import translator_pb2 as pb
-from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from pix2pix_stream.server.metrics import Metrics
 from pix2pix_stream.server.engine_set import LoadedModel
@@ -64,6 +64,7 @@ class _VideoItem:
     pts: int
     future: object              # concurrent.futures.Future[BatchResult]
     source: np.ndarray | None   # the input frame, kept for side-by-side output
+    plan: ComputePlan           # its compute size (media.geometry): the padding to crop off
 
 
 class VideoJob:
@@ -190,16 +191,17 @@ class VideoJob:
         slot = self.model.batcher.reserve()
         try:
             rgb = frame.to_ndarray(format="rgb24")
-            pixels = images.resize(rgb, *self.model.input_size)
-            if not self.model.transform.is_identity:
-                pixels = self.model.transform(pixels)
+            plan = plan_compute(rgb.shape[1], rgb.shape[0], self.plan.scale, self.model.geometry,
+                                self._max_pixels)
+            transform = None if self.model.transform.is_identity else self.model.transform
+            pixels = plan.prepare(rgb, transform)
         except BaseException:
             slot.cancel()
             raise
         pts = self._next_pts(frame)
         self.frames_in += 1
         self._metrics.frames_in.labels(self.model.name).inc()
-        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None)
+        return _VideoItem(pts, slot.submit(pixels), rgb if self.plan.side_by_side else None, plan)
 
     def _next_pts(self, frame: av.VideoFrame) -> int:
         # Some AVI streams carry no timestamps: continue at the stream's frame rate.
@@ -242,7 +244,9 @@ class VideoJob:
         while True:
             kind, payload = self._get()
             if kind == "video":
-                writer.write_frame(payload.future.result(), payload.pts, payload.source)
+                result = payload.future.result()
+                result = replace(result, output=payload.plan.crop(result.output))
+                writer.write_frame(result, payload.pts, payload.source)
                 self.frames_out += 1
                 self._metrics.frames_out.labels(self.model.name).inc()
                 if time.monotonic() - last_progress >= PROGRESS_INTERVAL_S:

@@ -11,10 +11,11 @@ import av
 import av.logging
 import numpy as np
 
+from pix2pix_stream.media.geometry import ScalePolicy
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import VideoOutputError, describe
-from pix2pix_stream.server.translate import check_output_size
+from pix2pix_stream.server.translate import check_output_size, scale_policy
 
 DEFAULT_CODEC = "libx264"
 DEFAULT_CONTAINER = "mp4"
@@ -28,9 +29,11 @@ class VideoPlan:
     bit_rate: int
     output_size: tuple[int, int] | None  # None = the input's size
     side_by_side: bool
+    scale: ScalePolicy = ScalePolicy()  # the compute-size policy (media.geometry)
 
 
-def plan_video(config: pb.VideoConfig, max_pixels: int) -> VideoPlan:
+def plan_video(config: pb.VideoConfig, max_pixels: int,
+               default_scale: ScalePolicy = ScalePolicy()) -> VideoPlan:
     """Checks a VideoConfig before any byte is decoded."""
     codec = config.codec or DEFAULT_CODEC
     try:
@@ -48,7 +51,8 @@ def plan_video(config: pb.VideoConfig, max_pixels: int) -> VideoPlan:
                                f"e.g. mp4, matroska, webm, mov)") from None
     check_output_size(config.output_width, config.output_height, max_pixels)
     size = (config.output_width, config.output_height) if config.output_width else None
-    return VideoPlan(codec, container, config.bit_rate, size, config.side_by_side)
+    return VideoPlan(codec, container, config.bit_rate, size, config.side_by_side,
+                     scale_policy(config.scale, default_scale))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pix2pix_stream.media.transforms import InputTransform
-from pix2pix_stream.pix2pix.data.jitter import Jitter, default_load_size, resize
+from pix2pix_stream.pix2pix.data.jitter import Jitter, centre_crop, default_load_size
 from pix2pix_stream.pix2pix.data.sources import open_source, resolve_data
 from pix2pix_stream.pix2pix.errors import ConfigError, EmptyDatasetError
 
@@ -87,12 +87,13 @@ class PairDataset(Dataset):
         index = self.indices[i]
         src, target = self.source[index]
         if self.jitter is not None:
-            params = self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]))
+            params = self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]),
+                                        src.shape)
             src, target = self.jitter.apply(src, params), self.jitter.apply(target, params)
         else:
-            src, target = resize(src, self.crop_size), resize(target, self.crop_size)
-        # The transform runs on the final crop, as the server runs it on frames resized to the
-        # engine's input size: edges are detected at the resolution the generator sees.
+            src, target = centre_crop(src, self.crop_size), centre_crop(target, self.crop_size)
+        # The transform runs on the final crop, as the server runs it on frames scaled to their
+        # compute size (media.geometry): edges are detected at the scale the generator sees.
         return self.transform(np.ascontiguousarray(src)), target
 
     def __getitem__(self, i: int) -> dict[str, Any]:

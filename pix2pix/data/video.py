@@ -12,11 +12,13 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpe
 
 def decode_frames(path: Path, size: int, *, stride: int = 1, max_frames: int | None = None
                   ) -> np.ndarray:
-    """Every ``stride``-th frame, resized to ``size`` x ``size`` (the square the training
-    pipeline resizes to anyway), as uint8 RGB [N, size, size, 3]. Frames are kept small so that a
-    long clip fits in memory; ``max_frames`` caps how many are kept."""
+    """Every ``stride``-th frame with its short side resized to ``size`` (the load size the
+    training pipeline resizes to anyway; the aspect ratio is kept), as uint8 RGB [N, H, W, 3].
+    Frames are kept small so that a long clip fits in memory; ``max_frames`` caps how many are
+    kept."""
+    from pix2pix_stream.media.geometry import resize_short_side
+
     import av  # PyAV only when a video is actually the training data
-    import cv2
 
     try:
         container = av.open(str(path))
@@ -33,7 +35,7 @@ def decode_frames(path: Path, size: int, *, stride: int = 1, max_frames: int | N
                 if i % stride:
                     continue
                 rgb = frame.to_ndarray(format="rgb24")
-                frames.append(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA))
+                frames.append(resize_short_side(rgb, size))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         except av.error.FFmpegError as exc:
