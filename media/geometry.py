@@ -167,18 +167,27 @@ def plan_compute(width: int, height: int, policy: ScalePolicy | str | int | None
     policy = ScalePolicy.parse(policy)
     short = {ENGINE: geometry.crop_size, NATIVE: min(width, height)}.get(policy.kind,
                                                                         policy.short_side)
-    for _ in range(64):  # each pass shrinks the short side; a few passes always suffice
-        scaled = scaled_size(width, height, short)
-        padded = _padded(scaled, geometry)
-        excess = _excess(padded, geometry, max_pixels)
-        if excess <= 1.0:
-            return ComputePlan((width, height), scaled, padded)
-        new_short = math.floor(min(short / excess, short - 1))
-        if new_short < 1:
-            break
-        short = new_short
-    raise GeometryError(f"no size this engine allows ({geometry.describe()}) holds a "
-                        f"{width}x{height} frame within {max_pixels} pixels")
+    plan = _plan(width, height, short, geometry)
+    if _excess(plan.padded, geometry, max_pixels) <= 1.0:
+        return plan
+    # Too large for the limits: the largest short side that fits. Whether a short side fits
+    # only changes once as it grows (the padded size grows with it), so bisect.
+    low, high = 0, int(short)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _excess(_plan(width, height, mid, geometry).padded, geometry, max_pixels) <= 1.0:
+            low = mid
+        else:
+            high = mid - 1
+    if low < 1:
+        raise GeometryError(f"no size this engine allows ({geometry.describe()}) holds a "
+                            f"{width}x{height} frame within {max_pixels} pixels")
+    return _plan(width, height, low, geometry)
+
+
+def _plan(width: int, height: int, short: float, geometry: EngineGeometry) -> ComputePlan:
+    scaled = scaled_size(width, height, short)
+    return ComputePlan((width, height), scaled, _padded(scaled, geometry))
 
 
 def _padded(scaled: tuple[int, int], geometry: EngineGeometry) -> tuple[int, int]:
