@@ -75,7 +75,7 @@ def textured_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
     y, x = np.ogrid[0:height, 0:width]
     stripes = (60 * np.sin(2 * np.pi * (x + 0.5 * y) / 5.0)).astype(np.int16)
     frame = np.array([90, 120, 150], np.int16) + stripes[:, :, None] + \
-        rng.integers(0, 64, (height, width, 1), dtype=np.int16)
+        rng.integers(0, 16, (height, width, 1), dtype=np.int16)
     short = min(width, height)
     for k, colour in enumerate(rng.integers(40, 200, (6, 3), dtype=np.int16)):
         radius = int(short * (0.08 + 0.02 * k))

@@ -10,9 +10,10 @@ import pytest
 
 from pix2pix_stream.media.synthetic import textured_frame
 
-pytestmark = pytest.mark.slow  # trains a small generator: tens of seconds on 2 cores
+# Trains a small generator: about a minute on 2 free cores, far more on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-STEPS, BATCH, CROP, NGF, LR = 300, 2, 128, 16, 2e-3
+STEPS, BATCH, CROP, NGF, LR = 200, 2, 128, 16, 5e-3
 TRAIN_FRAMES = range(100, 106)  # other positions than the clip served below
 CLIP = [textured_frame(i) for i in range(3)]  # 1280x720
 
@@ -24,8 +25,9 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def identity_engines(tmp_path_factory):
-    """An engines folder with ``identity``: unet_128, ngf 16, no normalisation, trained with L1
-    to copy random 128x128 crops of textured frames."""
+    """An engines folder with ``identity``: unet_128, ngf 16, no normalisation, trained (squared
+    error: PSNR is what is measured; learning rate decaying linearly to zero) to copy random
+    128x128 crops of textured frames."""
     import torch
 
     from pix2pix_stream.engines.build.export import export_generator
@@ -33,7 +35,9 @@ def identity_engines(tmp_path_factory):
 
     torch.manual_seed(0)
     generator = UnetGenerator(netG="unet_128", ngf=NGF, norm="none", dropout=False)
-    optimiser = torch.optim.Adam(generator.parameters(), lr=LR, betas=(0.5, 0.999))
+    optimiser = torch.optim.Adam(generator.parameters(), lr=LR)
+    # linear decay to zero: the last steps settle instead of hopping around the optimum
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1 - step / STEPS)
     frames = [torch.from_numpy(textured_frame(i)).permute(2, 0, 1).float() / 127.5 - 1
               for i in TRAIN_FRAMES]
     rng = np.random.default_rng(0)
@@ -44,10 +48,11 @@ def identity_engines(tmp_path_factory):
             y, x = rng.integers(0, 720 - CROP), rng.integers(0, 1280 - CROP)
             crops.append(frame[:, y:y + CROP, x:x + CROP])
         batch = torch.stack(crops)
-        loss = (generator(batch) - batch).abs().mean()
+        loss = ((generator(batch) - batch) ** 2).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
+        schedule.step()
     root = tmp_path_factory.mktemp("identity")
     export_generator(generator, root / "identity", name="identity", input_size=CROP,
                      description="copies its input (test engine)")
@@ -72,6 +77,7 @@ def test_native_scale_reproduces_720p_and_squashing_cannot(identity_engines):
                            interpolation=cv2.INTER_LINEAR) for f in CLIP]
     native_db = psnr(np.stack(native), np.stack(CLIP))
     squashed_db = psnr(np.stack(squashed), np.stack(CLIP))
+    print(f"identity engine on 1280x720: native {native_db:.1f} dB, squashed {squashed_db:.1f} dB")
     assert native[0].shape == (720, 1280, 3)
     assert native_db >= 30, f"native {native_db:.1f} dB"
     assert squashed_db < 25, f"squashed {squashed_db:.1f} dB"
