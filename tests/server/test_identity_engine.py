@@ -13,7 +13,7 @@ from pix2pix_stream.media.synthetic import textured_frame
 # Trains a small generator: about a minute on 2 free cores, far more on a busy machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-STEPS, BATCH, CROP, NGF, LR = 200, 2, 128, 16, 5e-3
+STEPS, BATCH, CROP, NGF, LR = 300, 2, 128, 16, 5e-3
 TRAIN_FRAMES = range(100, 106)  # other positions than the clip served below
 CLIP = [textured_frame(i) for i in range(3)]  # 1280x720
 
