@@ -1,6 +1,8 @@
 """Frames per second of every inference route for one generator, in one run.
 
-    python bench/engines.py                      # unet_256 / ngf 64 at 256x256, batches 1 4 8
+    python bench/engines.py                      # unet_256 / ngf 64, batches 1 4 8, at the
+                                                 # compute sizes 256x256 512x256 1280x768
+    python bench/engines.py --sizes 256x256      # the trained square only
     python bench/engines.py --preset realtime --batches 1  # unet_256 / ngf 16
     python bench/engines.py --routes onnxruntime torch-bf16 --threads 2
     python bench/engines.py --json out/engines.json   # also write the rows (bench/run_all.py)
@@ -13,6 +15,10 @@ The int8 graph is the one export makes (engines.int8: static QDQ, synthetic cali
 onnxruntime-int8 runs it in ONNX Runtime, openvino-int8 in OpenVINO. tensorrt builds a plan for
 this GPU first (fp16, batch profile 1..largest batch; minutes on first use) and runs it.
 Routes whose package is missing are reported as such, not silently dropped.
+Every route runs at each of ``--sizes`` (width x height; the engine is exported with dynamic
+height and width): 256x256 is the trained square, 512x256 a 16:9 frame at the default ``engine``
+scale (455x256 padded), 1280x768 a 720p frame at ``native`` scale (1280x720 padded). Each row
+is one route at one size; its ratios compare routes at that size.
 In the JSON rows a null PSNR means identical frames (printed as inf).
 """
 from __future__ import annotations
@@ -99,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--netG", default=None, choices=("unet_256", "unet_128"),
                         help="override the preset's depth")
     parser.add_argument("--ngf", type=int, default=None, help="override the preset's width")
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--size", type=int, default=256, help="the engine's trained square size")
+    parser.add_argument("--sizes", nargs="+", default=["256x256", "512x256", "1280x768"],
+                        metavar="WxH", help="compute sizes to time every route at")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     parser.add_argument("--threads", type=int, default=2)
@@ -117,14 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     from pix2pix_stream.engines.build.synthetic import synthetic_generator
 
     torch.set_num_threads(args.threads)
-    frames = probe_frames(max(args.batches), args.size, args.size)
+    sizes = [tuple(int(v) for v in text.lower().split("x")) for text in args.sizes]
+    frames = {size: probe_frames(max(args.batches), size[1], size[0]) for size in sizes}
     routes = [BASELINE, REFERENCE] + [r for r in args.routes if r not in (BASELINE, REFERENCE)]
     with tempfile.TemporaryDirectory() as tmp:
         engine_dir = export_generator(synthetic_generator(args.netG, args.ngf, seed=0),
                                       Path(tmp) / "bench", name="bench", input_size=args.size,
                                       int8=True)
-        print(f"{args.netG} ngf {args.ngf} at {args.size}x{args.size}, {args.threads} threads, "
-              f"torch {torch.__version__}")
+        print(f"{args.netG} ngf {args.ngf} trained at {args.size}x{args.size}, run at "
+              f"{', '.join(args.sizes)}, {args.threads} threads, torch {torch.__version__}")
         backends, outputs, unavailable = {}, {}, {}
         for route in routes:
             try:
@@ -133,11 +142,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {route}: unavailable ({exc})")
                 unavailable[route] = str(exc)
                 continue
-            outputs[route] = backends[route].infer(frames)
+            outputs[route] = {size: backends[route].infer(frames[size]) for size in sizes}
             print(f"  {route}: loaded", flush=True)
-        per_batch = {b: time_routes(backends, frames, b, args.rounds) for b in args.batches}
-        results = {r: {b: per_batch[b][r] for b in args.batches} for r in backends}
-    rows = table_rows(results, outputs, args.batches)
+        rows = []
+        for size in sizes:
+            per_batch = {b: time_routes(backends, frames[size], b, args.rounds)
+                         for b in args.batches}
+            results = {r: {b: per_batch[b][r] for b in args.batches} for r in backends}
+            rows += table_rows(results, {r: o[size] for r, o in outputs.items()}, args.batches,
+                               f"{size[0]}x{size[1]}")
     print_table(rows, args.batches)
     if args.json:
         write_json(args.json, "engines", {**vars(args), "torch": torch.__version__}, rows,
@@ -146,15 +159,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def table_rows(results: dict, outputs: dict, batches: list[int]) -> list[dict]:
-    """One dict per route: ms per frame and fps per batch, the speed-ups at the last batch
-    against PyTorch eager fp32 and ONNX Runtime fp32, PSNR against ONNX Runtime fp32."""
+def table_rows(results: dict, outputs: dict, batches: list[int], size: str) -> list[dict]:
+    """One dict per route at ``size``: ms per frame and fps per batch, the speed-ups at the
+    last batch against PyTorch eager fp32 and ONNX Runtime fp32 (at the same size), PSNR
+    against ONNX Runtime fp32."""
     base, ref = results.get(BASELINE), results.get(REFERENCE)
     last = batches[-1]
     rows = []
     for route, per_batch in results.items():
         rows.append({
             "route": route,
+            "size": size,
             "ms_per_frame": {b: 1e3 * per_batch[b] for b in batches},
             "fps": {b: 1 / per_batch[b] for b in batches},
             "x_torch": base[last] / per_batch[last] if base else float("nan"),
@@ -166,13 +181,13 @@ def table_rows(results: dict, outputs: dict, batches: list[int]) -> list[dict]:
 
 
 def print_table(rows: list[dict], batches: list[int]) -> None:
-    header = f"{'route':<20}" + "".join(f"{f'b{b} ms/f':>10}{'fps':>7}" for b in batches)
+    header = f"{'route':<20}{'size':>10}" + "".join(f"{f'b{b} ms/f':>10}{'fps':>7}" for b in batches)
     header += f"{'x torch':>9}{'x ORT':>7}{'PSNR dB':>9}"
     print(header)
     print("-" * len(header))
     last = batches[-1]
     for r in rows:
-        row = f"{r['route']:<20}" + "".join(f"{r['ms_per_frame'][b]:>10.1f}{r['fps'][b]:>7.1f}"
+        row = f"{r['route']:<20}{r['size']:>10}" + "".join(f"{r['ms_per_frame'][b]:>10.1f}{r['fps'][b]:>7.1f}"
                                             for b in batches)
         row += f"{r['x_torch']:>9.2f}{r['x_ort']:>7.2f}{r['psnr_db']:>9.1f}"
         print(row)

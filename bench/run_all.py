@@ -165,6 +165,11 @@ def md_train(bench: dict) -> list[str]:
                             "lrrrr") + [""]
 
 
+def route_label(row: dict) -> str:
+    """A route, with the compute size it ran at when the row has one (bench/engines.py)."""
+    return f"{row['route']} @ {row['size']}" if row.get("size") else row["route"]
+
+
 def md_engines(bench: dict) -> list[str]:
     s = bench.get("settings", {})
     lines = ["## Inference engines (bench/engines.py)", "", *failed_note(bench)]
@@ -181,7 +186,7 @@ def md_engines(bench: dict) -> list[str]:
     rows = []
     for r in bench["rows"]:
         psnr = r.get("psnr_db")
-        rows.append([r["route"], *(fmt(r["fps"].get(b), ".1f") for b in batches),
+        rows.append([route_label(r), *(fmt(r["fps"].get(b), ".1f") for b in batches),
                      fmt(r["ms_per_frame"].get(last), ".1f"), fmt(r["x_torch"], ".2f", "x"),
                      fmt(r["x_ort"], ".2f", "x"), "inf" if psnr is None else fmt(psnr, ".1f")])
     lines += md_table(header, rows, "l" + "r" * (len(header) - 1)) + [""]
@@ -349,7 +354,7 @@ def plot_engines(bench: dict, path: Path) -> bool:
         ax.axvline(base["fps"][last], color="grey", linestyle="--", linewidth=1,
                    label=f"PyTorch eager fp32, batch {last}")
     ax.set_yticks(range(len(rows)),
-                  [f"{r['route']}  ({fmt(r['x_torch'], '.2f', 'x')})" for r in rows])
+                  [f"{route_label(r)}  ({fmt(r['x_torch'], '.2f', 'x')})" for r in rows])
     ax.invert_yaxis()
     ax.set_xlabel("frames per second (label: speed-up against PyTorch eager fp32 at batch "
                   f"{batches[-1]})")

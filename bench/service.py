@@ -1,6 +1,7 @@
 """Service throughput and latency against the bare backend, in one run.
 
-    python bench/service.py                  # 256x256 frames, unet_256 ngf 16 engine, 2 threads
+    python bench/service.py                  # unet_256 ngf 16 engine, 2 threads, frames of
+                                             # 256x256, then 512x256 and 1280x768
     python bench/service.py --ngf 32 --frames 400 --soak-frames 10000
     python bench/service.py --json out/service.json   # also write the rows (bench/run_all.py)
 
@@ -18,6 +19,11 @@ busy neighbour on the machine slows both alike:
 - --compare-requests: 4 streams with requests built as the client library builds them (in
   place, pix2pix_stream.client.frames.frame_request) against nested constructors, which copy
   each frame once per level, alternating; CPU per frame of server + client and fps of both.
+
+Every comparison runs with 256x256 frames (the trained square); the frames of the other
+--sizes (512x256: a 16:9 frame at the default engine scale; 1280x768: 720p at native scale)
+repeat the "1 stream, 4 in flight" and "4 streams" rows. The server runs with --scale native,
+so each frame is computed at its own size and the bare backend runs at that same size.
 
 Engines are exported in a child process so that this one never imports torch. Client and server
 share this machine's cores, so the service rows also pay for the client.
@@ -72,7 +78,8 @@ class Server:
             [sys.executable, "-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
              "--host", "127.0.0.1", "--backend", "onnxruntime", "--inference-threads",
              str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
-             str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING"],
+             str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING",
+             "--scale", "native"],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for line in self.process.stderr:
             match = re.search(r"listening on port (\d+)", line)
@@ -119,8 +126,9 @@ class Tally:
         return percentiles(self.overheads)[0] if self.overheads else float("nan")
 
 
-def bare_stretch(backend, batch: int, frames: int, size: int, pause: float) -> tuple:
-    data = np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+def bare_stretch(backend, batch: int, frames: int, size: tuple[int, int], pause: float) -> tuple:
+    width, height = size
+    data = np.random.default_rng(0).integers(0, 256, (batch, height, width, 3), dtype=np.uint8)
     latencies = []
     start = time.perf_counter()
     for _ in range(max(1, frames // batch)):
@@ -139,11 +147,13 @@ def nested_request(pixels: np.ndarray, i: int) -> pb.TranslateRequest:
     return pb.TranslateRequest(frame=pb.Frame(sequence=i, image=image))
 
 
-async def served_stretch(stub, model: str, streams: int, frames: int, inflight: int, size: int,
-                         pause: float = 0.0, on_reply=None, build=frame_request) -> tuple:
-    """``frames`` frames over ``streams`` concurrent lossless streams;
-    ``build(pixels, i)`` makes each request (default: as the client library does)."""
-    pixels = np.random.default_rng(1).integers(0, 256, (size, size, 3), dtype=np.uint8)
+async def served_stretch(stub, model: str, streams: int, frames: int, inflight: int,
+                         size: tuple[int, int], pause: float = 0.0, on_reply=None,
+                         build=frame_request) -> tuple:
+    """``frames`` frames of ``size`` (width, height) over ``streams`` concurrent lossless
+    streams; ``build(pixels, i)`` makes each request (default: as the client library does)."""
+    width, height = size
+    pixels = np.random.default_rng(1).integers(0, 256, (height, width, 3), dtype=np.uint8)
     per_stream = max(1, frames // streams)
     latencies: list[float] = []
     overheads: list[float] = []  # latency minus the server's own inference time for the frame
@@ -190,32 +200,39 @@ async def compare(server: "Server", backend, args) -> list[dict]:
     """One dict per comparison: its shape (streams, in flight, bare batch, paced), "served" and
     "bare" (fps, p50_ms, p99_ms, cpu_ms_per_frame; served also not_infer_p50_ms) and the
     verdict ratio: served/bare fps, or served minus bare p50 latency for the paced row."""
-    runs = [  # streams, in flight, bare batch, pause
-        (1, 1, 1, PAUSE_S), (1, args.inflight, 1, 0.0), (4, args.inflight, 4, 0.0),
-        (16, args.inflight, args.max_batch, 0.0)]
+    square = (args.size, args.size)
+    runs = [  # streams, in flight, bare batch, pause, frame size
+        (1, 1, 1, PAUSE_S, square), (1, args.inflight, 1, 0.0, square),
+        (4, args.inflight, 4, 0.0, square), (16, args.inflight, args.max_batch, 0.0, square)]
+    for size in args.sizes[1:]:
+        runs += [(1, args.inflight, 1, 0.0, size), (4, args.inflight, 4, 0.0, size)]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
             ("grpc.max_receive_message_length", 64 << 20),
             ("grpc.max_send_message_length", 64 << 20)]) as channel:
         stub = pb_grpc.TranslatorStub(channel)
-        await served_stretch(stub, "bench", 2, 40, args.inflight, args.size)  # warm up
         rows = []
-        for streams, inflight, batch, pause in runs:
-            print(f"{streams} stream(s), {inflight} in flight vs bare batch {batch} ...",
-                  file=sys.stderr)
+        for streams, inflight, batch, pause, size in runs:
+            print(f"{streams} stream(s), {inflight} in flight vs bare batch {batch}, "
+                  f"{size[0]}x{size[1]} ...", file=sys.stderr)
             bare, served = Tally(), Tally()
-            bare_stretch(backend, batch, 4 * batch, args.size, pause)  # warm this batch size
-            stretch = max(2 * streams * inflight, args.frames // args.rounds)
+            await served_stretch(stub, "bench", 2, 8, args.inflight, size)  # warm up this size
+            bare_stretch(backend, batch, 4 * batch, size, pause)  # warm this batch size
+            # frames per stretch in proportion to the cost of a frame: comparable run times
+            scale = size[0] * size[1] / (args.size * args.size)
+            stretch = max(2 * streams * inflight, round(args.frames / args.rounds / scale))
             for _ in range(args.rounds):
                 before = own_cpu_s()
-                bare.add(*bare_stretch(backend, batch, stretch, args.size, pause))
+                bare.add(*bare_stretch(backend, batch, stretch, size, pause))
                 bare.cpu_s += own_cpu_s() - before
                 before = own_cpu_s() + server.cpu_s()
                 served.add(*await served_stretch(stub, "bench", streams, stretch, inflight,
-                                                 args.size, pause))
+                                                 size, pause))
                 served.cpu_s += own_cpu_s() + server.cpu_s() - before
             bare_name = f"batch {batch}" + (", paced" if pause else "")
             name = f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight"
-            row = {"run": name, "streams": streams, "inflight": inflight, "bare_batch": batch,
+            if size != square:
+                name += f", {size[0]}x{size[1]}"
+            row = {"run": name, "size": f"{size[0]}x{size[1]}", "streams": streams, "inflight": inflight, "bare_batch": batch,
                    "paced": bool(pause), "bare_name": bare_name, "bare": bare.row(),
                    "served": {**served.row(), "not_infer_p50_ms": served.overhead_p50()}}
             row["served_over_bare_fps"] = row["served"]["fps"] / row["bare"]["fps"]
@@ -267,7 +284,8 @@ def soak(engines: Path, args) -> tuple[float, float, float]:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
                 ("grpc.max_receive_message_length", 64 << 20)]) as channel:
             _, seconds, _, _ = await served_stretch(pb_grpc.TranslatorStub(channel), "soak", 4,
-                                                 args.soak_frames, args.inflight, args.size,
+                                                 args.soak_frames, args.inflight,
+                                                 (args.size, args.size),
                                                  on_reply=on_reply)
             return seconds
 
@@ -282,16 +300,16 @@ def print_table(rows: list[dict], args) -> None:
     print(f"\n{args.size}x{args.size} raw RGB frames, unet_256 ngf {args.ngf}, {args.threads} "
           f"inference threads, max batch {args.max_batch}, max delay {args.max_delay_ms} ms, "
           f"{args.rounds} alternating stretches per row\n")
-    print(f"| {'service run':<24} | {'fps':>6} | {'p50 ms':>6} | {'p99 ms':>7} "
+    print(f"| {'service run':<34} | {'fps':>6} | {'p50 ms':>6} | {'p99 ms':>7} "
           f"| {'not infer':>9} | {'cpu/frame':>9} | {'bare backend':<15} | {'fps':>6} "
           f"| {'p50 ms':>6} | {'p99 ms':>6} | {'cpu/frame':>9} | {'served/bare':>13} |")
-    print(f"|{'-' * 26}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 17}|"
+    print(f"|{'-' * 36}|{'-' * 8}|{'-' * 8}|{'-' * 9}|{'-' * 11}|{'-' * 11}|{'-' * 17}|"
           f"{'-' * 8}|{'-' * 8}|{'-' * 8}|{'-' * 11}|{'-' * 15}|")
     for r in rows:
         s, b = r["served"], r["bare"]
         verdict = (f"p50 {r['p50_delta_ms']:+.2f} ms" if r["paced"]
                    else f"{r['served_over_bare_fps']:.2f}x fps")
-        print(f"| {r['run']:<24} | {s['fps']:6.1f} | {s['p50_ms']:6.2f} | {s['p99_ms']:7.2f} "
+        print(f"| {r['run']:<34} | {s['fps']:6.1f} | {s['p50_ms']:6.2f} | {s['p99_ms']:7.2f} "
               f"| {s['not_infer_p50_ms']:9.2f} | {s['cpu_ms_per_frame']:9.2f} "
               f"| {r['bare_name']:<15} | {b['fps']:6.1f} | {b['p50_ms']:6.2f} | {b['p99_ms']:6.2f} "
               f"| {b['cpu_ms_per_frame']:9.2f} | {verdict:>13} |")
@@ -303,7 +321,11 @@ def print_table(rows: list[dict], args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256, help="frame and engine size")
+    parser.add_argument("--size", type=int, default=256, help="engine (trained) size and the "
+                        "square frames of the main comparisons")
+    parser.add_argument("--sizes", nargs="+", default=["256x256", "512x256", "1280x768"],
+                        metavar="WxH", help="frame sizes; after the first (the square) each "
+                        "repeats two comparisons")
     parser.add_argument("--ngf", type=int, default=16, help="generator width of the main engine")
     parser.add_argument("--threads", type=int, default=2, help="inference threads, bare and served")
     parser.add_argument("--frames", type=int, default=400, help="frames per side of each row")
@@ -316,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compare in-place and nested request building (4 streams)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
+    args.sizes = [tuple(int(v) for v in text.lower().split("x")) for text in args.sizes]
 
     from pix2pix_stream.engines.runtime.registry import load_backend
 
@@ -355,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
               f"({soak_row['fps']:.0f} fps): server RSS {early:.1f} MB after "
               f"{args.soak_frames // 10} frames, {end:.1f} MB at the end ({end - early:+.1f} MB)")
     if args.json:
-        write_json(args.json, "service", vars(args), rows, baseline="bare onnxruntime backend",
+        settings = {**vars(args), "sizes": [f"{w}x{h}" for w, h in args.sizes]}
+        write_json(args.json, "service", settings, rows, baseline="bare onnxruntime backend",
                    soak=soak_row, requests=requests)
     return 0
 

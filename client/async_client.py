@@ -91,10 +91,10 @@ class AsyncTranslatorClient:
     # -- frames -----------------------------------------------------------------------------
     async def stream(self, frames: Frames, *, model: str, mode: str = "lossless",
                      encoding: str = "raw", size: tuple[int, int] | None = None,
-                     input_encoding: str = "raw",
-                     jpeg_quality: int = 0) -> AsyncIterator[TranslatedFrame]:
+                     input_encoding: str = "raw", jpeg_quality: int = 0,
+                     scale: str | int | None = None) -> AsyncIterator[TranslatedFrame]:
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
-                                  jpeg_quality=jpeg_quality)
+                                  jpeg_quality=jpeg_quality, scale=scale)
         await self.wait_until_ready()
         source = AsyncReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
@@ -148,16 +148,18 @@ class AsyncTranslatorClient:
 
     async def translate_frames(self, frames: Frames, *, model: str, mode: str = "lossless",
                                encoding: str = "raw", size: tuple[int, int] | None = None,
-                               input_encoding: str = "raw") -> AsyncIterator[np.ndarray]:
+                               input_encoding: str = "raw",
+                               scale: str | int | None = None) -> AsyncIterator[np.ndarray]:
         async for reply in self.stream(frames, model=model, mode=mode, encoding=encoding,
-                                       size=size, input_encoding=input_encoding):
+                                       size=size, input_encoding=input_encoding, scale=scale):
             yield reply.image
 
     async def translate_image(self, image: np.ndarray, *, model: str,
                               size: tuple[int, int] | None = None,
-                              encoding: str = "raw") -> np.ndarray:
+                              encoding: str = "raw",
+                              scale: str | int | None = None) -> np.ndarray:
         outputs = [o async for o in self.translate_frames([image], model=model, size=size,
-                                                          encoding=encoding)]
+                                                          encoding=encoding, scale=scale)]
         if len(outputs) != 1:
             raise ServerError(f"Translate returned {len(outputs)} images for 1", target=self.target)
         return outputs[0]
@@ -168,14 +170,15 @@ class AsyncTranslatorClient:
                               size: tuple[int, int] | None = None,
                               progress: Progress | None = None, codec: str = "",
                               audio: bool = True,
-                              stop: threading.Event | None = None) -> VideoResult:
+                              stop: threading.Event | None = None,
+                              scale: str | int | None = None) -> VideoResult:
         """As TranslatorClient.translate_video; decoding and encoding run in worker threads so
         the event loop stays free."""
         if server_decode:
             return await self._translate_video_on_server(src, dst, model=model, size=size,
                                                          side_by_side=side_by_side,
                                                          progress=progress, codec=codec,
-                                                         stop=stop)
+                                                         stop=stop, scale=scale)
         await self.wait_until_ready()
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                             audio=audio, progress=progress, stop=stop)
@@ -183,7 +186,7 @@ class AsyncTranslatorClient:
         failed = True
         try:
             async for image in self.translate_frames(_pull(job.next_input), model=model,
-                                                     size=size):
+                                                     size=size, scale=scale):
                 await asyncio.to_thread(job.write, image)
             failed = False
         finally:
@@ -191,8 +194,9 @@ class AsyncTranslatorClient:
         return job.result()
 
     async def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                         progress, codec, stop) -> VideoResult:
-        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
+                                         progress, codec, stop, scale=None) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
+                                 scale=scale)
         await self.wait_until_ready()
         failover = Failover(self.config.max_failovers)
         with rv.open_input(src) as source:

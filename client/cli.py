@@ -24,6 +24,22 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _scale(text: str) -> str:
+    from pix2pix_stream.client.frames import scale_text
+
+    try:
+        return scale_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_scale(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", type=_scale, default="", metavar="engine|native|N",
+                   help="size frames are translated at, aspect ratio kept: engine (short side = "
+                        "the engine's crop size), native (the frame's own size) or a short side "
+                        "of N pixels (default: the server's choice, normally engine)")
+
+
 def _connection_options() -> argparse.ArgumentParser:
     """Options every subcommand takes."""
     p = argparse.ArgumentParser(add_help=False)
@@ -76,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                         ".webm)")
     p.add_argument("--no-audio", action="store_true",
                    help="do not copy the audio (local decoding only)")
+    _add_scale(p)
 
     p = add("webcam", "live translation of a camera, a file or a stream URL")
     p.add_argument("--device", default="0",
@@ -92,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-realtime", action="store_true",
                    help="translate every frame of a file (lossless mode), as fast as the "
                         "server goes (default: play it at its frame rate, like a camera)")
+    _add_scale(p)
 
     p = add("web", "a local web page: your camera, translated live, in the browser")
     p.add_argument("--model", default=None,
@@ -105,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, help="folder to write the translations to (same names)")
     p.add_argument("--model", required=True, help="engine name")
     p.add_argument("--size", type=_size, metavar="WxH", help="output size (default: each input's)")
+    _add_scale(p)
 
     p = add("models", "list the engines the server has loaded")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

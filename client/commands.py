@@ -50,7 +50,8 @@ def video(client: TranslatorClient, args) -> int:
                                             server_decode=args.server_decode,
                                             side_by_side=args.side_by_side, size=args.size,
                                             progress=update, codec=args.codec,
-                                            audio=not args.no_audio, stop=stop)
+                                            audio=not args.no_audio, stop=stop,
+                                            scale=args.scale or None)
     except KeyboardInterrupt as interrupt:
         path, kept = getattr(interrupt, "partial_output", None) or (args.output, 0)
         print(f"\npix2pix-client: interrupted; " + (
@@ -102,7 +103,7 @@ def webcam(client: TranslatorClient, args) -> int:
     config = LiveConfig(device=args.device, model=args.model, size=args.size, show=args.show,
                         record=args.record, max_frames=args.max_frames,
                         duration_s=args.duration, input_encoding="jpeg" if args.jpeg else "raw",
-                        realtime=not args.no_realtime)
+                        realtime=not args.no_realtime, scale=args.scale or None)
     run_live(client, config, report=lambda line: print(line, flush=True))
     if args.record is not None and args.record.exists():
         print(f"recorded {args.record}")
@@ -140,7 +141,7 @@ def images(client: TranslatorClient, args) -> int:
     with bar:
         update(0, len(paths))
         outputs = client.translate_frames(_read_images(paths, pending), model=args.model,
-                                          size=args.size)
+                                          size=args.size, scale=args.scale or None)
         for done, image in enumerate(outputs, start=1):
             _write_image(args.output / pending.popleft().name, image)
             update(done, len(paths))
@@ -157,13 +158,21 @@ def models(client: TranslatorClient, args) -> int:
     if not infos:
         print("the server has no models loaded")
         return exit_codes.OK
-    rows = [("NAME", "INPUT", "TRANSFORM", "DIRECTION", "BACKEND", "PRECISION", "DESCRIPTION")]
-    rows += [(m.name, f"{m.input_width}x{m.input_height}", m.input_transform, m.direction,
-              m.backend, m.precision, m.description) for m in infos]
+    rows = [("NAME", "INPUT", "SIZES", "SCALE", "TRANSFORM", "DIRECTION", "BACKEND", "PRECISION",
+             "DESCRIPTION")]
+    rows += [(m.name, f"{m.input_width}x{m.input_height}", _sizes(m), m.scale, m.input_transform,
+              m.direction, m.backend, m.precision, m.description) for m in infos]
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     return exit_codes.OK
+
+
+def _sizes(m) -> str:
+    """The sizes an engine takes, e.g. "x256 256x256..3840x2048"; its one size if fixed."""
+    if m.scale == "fixed" or not m.size_multiple:
+        return f"{m.input_width}x{m.input_height}"
+    return f"x{m.size_multiple} {m.min_size[0]}x{m.min_size[1]}..{m.max_size[0]}x{m.max_size[1]}"
 
 
 def health(client: TranslatorClient, args) -> int:

@@ -42,6 +42,14 @@ class ModelInfo:
     backend: str = ""
     max_batch: int = 0
     metadata: dict = field(default_factory=dict)
+    # Geometry: the sizes the engine takes (multiples of size_multiple from min to max, as
+    # (width, height)), its crop size, and the server's default scale policy ("fixed" for an
+    # engine that takes only its input size).
+    size_multiple: int = 0
+    min_size: tuple[int, int] = (0, 0)
+    max_size: tuple[int, int] = (0, 0)
+    crop_size: int = 0
+    scale: str = ""
 
     @classmethod
     def from_proto(cls, m: pb.ModelInfo) -> "ModelInfo":
@@ -50,7 +58,9 @@ class ModelInfo:
                    input_transform=m.input_transform,
                    input_transform_params=_json_object(m.input_transform_params),
                    precision=m.precision, backend=m.backend, max_batch=m.max_batch,
-                   metadata=_json_object(m.metadata_json))
+                   metadata=_json_object(m.metadata_json), size_multiple=m.size_multiple,
+                   min_size=(m.min_width, m.min_height), max_size=(m.max_width, m.max_height),
+                   crop_size=m.crop_size, scale=m.scale)
 
 
 def _json_object(text: str) -> dict:
@@ -71,15 +81,27 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     return int(w), int(h)
 
 
+def scale_text(scale: str | int | None) -> str:
+    """The wire form of a scale policy ("engine", "native", "384"; "" = the server's default);
+    ValueError for anything else."""
+    if scale is None or scale == "":
+        return ""
+    from pix2pix_stream.media.geometry import ScalePolicy
+
+    return str(ScalePolicy.parse(scale))
+
+
 def stream_config(model: str, *, mode: str = "lossless", encoding: str = "raw",
-                  size: tuple[int, int] | None = None, jpeg_quality: int = 0) -> pb.StreamConfig:
+                  size: tuple[int, int] | None = None, jpeg_quality: int = 0,
+                  scale: str | int | None = None) -> pb.StreamConfig:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
     if encoding not in OUTPUT_ENCODINGS:
         raise ValueError(f"encoding must be one of {sorted(OUTPUT_ENCODINGS)}, got {encoding!r}")
     width, height = size or (0, 0)
     return pb.StreamConfig(model=model, encoding=OUTPUT_ENCODINGS[encoding], mode=MODES[mode],
-                           jpeg_quality=jpeg_quality, output_width=width, output_height=height)
+                           jpeg_quality=jpeg_quality, output_width=width, output_height=height,
+                           scale=scale_text(scale))
 
 
 def check_frame(frame: np.ndarray, index: int) -> np.ndarray:

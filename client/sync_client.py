@@ -104,11 +104,12 @@ class TranslatorClient:
     # -- frames -----------------------------------------------------------------------------
     def stream(self, frames: Iterable[np.ndarray], *, model: str, mode: str = "lossless",
                encoding: str = "raw", size: tuple[int, int] | None = None,
-               input_encoding: str = "raw", jpeg_quality: int = 0) -> Iterator[TranslatedFrame]:
+               input_encoding: str = "raw", jpeg_quality: int = 0,
+               scale: str | int | None = None) -> Iterator[TranslatedFrame]:
         """Like translate_frames, with each reply's sequence number, echoed send time, server
         timings and (live mode) the sequence numbers the server dropped."""
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
-                                  jpeg_quality=jpeg_quality)
+                                  jpeg_quality=jpeg_quality, scale=scale)
         self.wait_until_ready()
         source = ReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
@@ -137,17 +138,23 @@ class TranslatorClient:
     def translate_frames(self, frames: Iterable[np.ndarray], *, model: str,
                          mode: str = "lossless", encoding: str = "raw",
                          size: tuple[int, int] | None = None,
-                         input_encoding: str = "raw") -> Iterator[np.ndarray]:
+                         input_encoding: str = "raw",
+                         scale: str | int | None = None) -> Iterator[np.ndarray]:
         """Translates uint8 RGB [H, W, 3] frames over one stream; yields the translations in
         order, while later frames are still being sent (the iterable is consumed lazily).
-        ``size`` = (width, height) of the outputs; default the input's."""
+        ``size`` = (width, height) of the outputs; default the input's. ``scale``: the size
+        frames are translated at, aspect ratio kept: "engine" (short side = the engine's
+        crop size), "native" (the frame's own size) or a short side in pixels; None = the
+        server's default."""
         for reply in self.stream(frames, model=model, mode=mode, encoding=encoding, size=size,
-                                 input_encoding=input_encoding):
+                                 input_encoding=input_encoding, scale=scale):
             yield reply.image
 
     def translate_image(self, image: np.ndarray, *, model: str,
-                        size: tuple[int, int] | None = None, encoding: str = "raw") -> np.ndarray:
-        outputs = list(self.translate_frames([image], model=model, size=size, encoding=encoding))
+                        size: tuple[int, int] | None = None, encoding: str = "raw",
+                        scale: str | int | None = None) -> np.ndarray:
+        outputs = list(self.translate_frames([image], model=model, size=size, encoding=encoding,
+                                             scale=scale))
         if len(outputs) != 1:
             raise ServerError(f"Translate returned {len(outputs)} images for 1", target=self.target)
         return outputs[0]
@@ -157,24 +164,26 @@ class TranslatorClient:
                         server_decode: bool = False, side_by_side: bool = False,
                         size: tuple[int, int] | None = None, progress: Progress | None = None,
                         codec: str = "", audio: bool = True,
-                        stop: threading.Event | None = None) -> VideoResult:
+                        stop: threading.Event | None = None,
+                        scale: str | int | None = None) -> VideoResult:
         """Translates a video file into ``dst`` (container from its suffix; ``codec`` "" picks
         the encoder by container: H.264, VP9 for WebM). Locally decoded and encoded by default;
         ``server_decode`` sends the file to the server instead.
         ``progress(done, total)`` is called as frames complete (total 0 when unknown).
         Setting ``stop`` ends the job early: the result holds the frames done so far
         (``complete`` False); StoppedError when there were none. ``dst`` is written only
-        when there is output to keep (client.output_file)."""
+        when there is output to keep (client.output_file). ``scale``: as translate_frames."""
         if server_decode:
             return self._translate_video_on_server(src, dst, model=model, size=size,
                                                    side_by_side=side_by_side, progress=progress,
-                                                   codec=codec, stop=stop)
+                                                   codec=codec, stop=stop, scale=scale)
         self.wait_until_ready()  # before the output file is created
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                             audio=audio, progress=progress, stop=stop)
         try:
             with job:
-                for image in self.translate_frames(job.inputs(), model=model, size=size):
+                for image in self.translate_frames(job.inputs(), model=model, size=size,
+                                                   scale=scale):
                     job.write(image)
             return job.result()
         except (ClientError, KeyboardInterrupt) as exc:  # a second Ctrl-C: the output is closed
@@ -182,8 +191,9 @@ class TranslatorClient:
             raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                   progress, codec, stop) -> VideoResult:
-        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec)
+                                   progress, codec, stop, scale=None) -> VideoResult:
+        config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
+                                 scale=scale)
         self.wait_until_ready()
         failover = Failover(self.config.max_failovers)
         with rv.open_input(src) as source:

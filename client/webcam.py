@@ -27,6 +27,7 @@ class LiveConfig:
     device: str                          # camera index ("0"), file path or stream URL
     model: str
     size: tuple[int, int] | None = None  # output (width, height); default the capture's
+    scale: str | None = None             # compute size (media.geometry); None = server default
     show: bool = False
     record: Path | None = None
     max_frames: int = 0                  # stop after this many translated frames; 0 = no limit
@@ -181,7 +182,8 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
         # A file read without pacing is translated frame by frame: nothing is stale there.
         mode = "live" if config.realtime else "lossless"
         replies = client.stream(_newest_frames(capture, sent), model=config.model, mode=mode,
-                                size=config.size, input_encoding=config.input_encoding)
+                                size=config.size, input_encoding=config.input_encoding,
+                                scale=config.scale)
         started = time.monotonic()
         for reply in replies:
             original = _input_of(reply.sequence, sent)

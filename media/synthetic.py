@@ -68,3 +68,28 @@ def probe(path: str | Path) -> dict:
         return {"frames": n, "fps": float(v.average_rate or v.guessed_rate or 0),
                 "duration": duration, "width": v.codec_context.width,
                 "height": v.codec_context.height, "has_audio": bool(container.streams.audio)}
+
+
+def textured_frame(i: int, width: int = 1280, height: int = 720) -> np.ndarray:
+    """A uint8 RGB frame of textured discs moving over a textured background, distinct for
+    every i: fine detail (stripes a few pixels wide, speckle, small checks) that squashing a
+    frame into a small square and back destroys, and that a translation at the frame's own
+    size keeps."""
+    rng = np.random.default_rng(1234)  # the same textures in every frame; only positions move
+    y, x = np.ogrid[0:height, 0:width]
+    stripes = (60 * np.sin(2 * np.pi * (x + 0.5 * y) / 5.0)).astype(np.int16)
+    frame = np.array([90, 120, 150], np.int16) + stripes[:, :, None] + \
+        rng.integers(0, 16, (height, width, 1), dtype=np.int16)
+    short = min(width, height)
+    for k, colour in enumerate(rng.integers(40, 200, (6, 3), dtype=np.int16)):
+        radius = int(short * (0.08 + 0.02 * k))
+        cx = int((0.15 + 0.14 * k) * width + 9 * i * (1 if k % 2 else -1)) % width
+        cy = int((0.3 + 0.08 * k) * height + 5 * i) % height
+        y0, y1, x0, x1 = max(0, cy - radius), min(height, cy + radius), max(0, cx - radius), \
+            min(width, cx + radius)
+        yy, xx = y[y0:y1] - cy, x[:, x0:x1] - cx
+        inside = yy ** 2 + xx ** 2 < radius ** 2
+        checks = 50 * ((yy // 3 + xx // 3) % 2)
+        patch = frame[y0:y1, x0:x1]
+        patch[inside] = (colour + checks[..., None])[inside]
+    return np.clip(frame, 0, 255).astype(np.uint8)

@@ -24,51 +24,51 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&pix2pix_stream/protos/translator.proto\x12\npix2pix.v1\"`\n\x08RawImage\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\'\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x17.pix2pix.v1.PixelFormat\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"V\n\x05Image\x12#\n\x03raw\x18\x01 \x01(\x0b\x32\x14.pix2pix.v1.RawImageH\x00\x12\x0e\n\x04jpeg\x18\x02 \x01(\x0cH\x00\x12\r\n\x03png\x18\x03 \x01(\x0cH\x00\x42\t\n\x07payload\"\xe2\x01\n\x0cStreamConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.pix2pix.v1.OutputEncoding\x12\x14\n\x0cjpeg_quality\x18\x03 \x01(\r\x12$\n\x04mode\x18\x04 \x01(\x0e\x32\x16.pix2pix.v1.StreamMode\x12\x14\n\x0coutput_width\x18\x05 \x01(\r\x12\x15\n\routput_height\x18\x06 \x01(\r\x12,\n\x08temporal\x18\x07 \x01(\x0e\x32\x1a.pix2pix.v1.TemporalFilter\"Q\n\x05\x46rame\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_us\x18\x02 \x01(\x03\x12 \n\x05image\x18\x03 \x01(\x0b\x32\x11.pix2pix.v1.Image\"i\n\x10TranslateRequest\x12*\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x18.pix2pix.v1.StreamConfigH\x00\x12\"\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x11.pix2pix.v1.FrameH\x00\x42\x05\n\x03msg\"+\n\nFrameError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcb\x01\n\x11TranslateResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_us\x18\x02 \x01(\x03\x12\"\n\x05image\x18\x03 \x01(\x0b\x32\x11.pix2pix.v1.ImageH\x00\x12\'\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.pix2pix.v1.FrameErrorH\x00\x12\x0f\n\x07\x64ropped\x18\x05 \x03(\x04\x12\x10\n\x08queue_ms\x18\x06 \x01(\x02\x12\x14\n\x0cinference_ms\x18\x07 \x01(\x02\x42\x08\n\x06result\"\xc1\x01\n\x0bVideoConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\x10\n\x08\x62it_rate\x18\x03 \x01(\x04\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\x14\n\x0coutput_width\x18\x05 \x01(\r\x12\x15\n\routput_height\x18\x06 \x01(\r\x12\x14\n\x0cside_by_side\x18\x07 \x01(\x08\x12,\n\x08temporal\x18\x08 \x01(\x0e\x32\x1a.pix2pix.v1.TemporalFilter\"m\n\x0cVideoRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.pix2pix.v1.VideoConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x0c\n\x04stop\x18\x04 \x01(\x08\x42\x05\n\x03msg\":\n\rVideoProgress\x12\x13\n\x0b\x66rames_done\x18\x01 \x01(\x04\x12\x14\n\x0c\x66rames_total\x18\x02 \x01(\x04\"}\n\tVideoInfo\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x01\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x11\n\thas_audio\x18\x06 \x01(\x08\x12\r\n\x05\x63odec\x18\x07 \x01(\t\"}\n\rVideoResponse\x12-\n\x08progress\x18\x01 \x01(\x0b\x32\x19.pix2pix.v1.VideoProgressH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12%\n\x04\x64one\x18\x03 \x01(\x0b\x32\x15.pix2pix.v1.VideoInfoH\x00\x42\x05\n\x03msg\"\x13\n\x11ListModelsRequest\"\xf3\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0binput_width\x18\x03 \x01(\r\x12\x14\n\x0cinput_height\x18\x04 \x01(\r\x12\x11\n\tdirection\x18\x05 \x01(\t\x12\x17\n\x0finput_transform\x18\x06 \x01(\t\x12\x1e\n\x16input_transform_params\x18\x07 \x01(\t\x12\x11\n\tprecision\x18\x08 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12\x11\n\tmax_batch\x18\n \x01(\r\x12\x15\n\rmetadata_json\x18\x0b \x01(\t\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.pix2pix.v1.ModelInfo*L\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\t\n\x05RGB24\x10\x01\x12\t\n\x05\x42GR24\x10\x02\x12\t\n\x05GRAY8\x10\x03*M\n\x0eOutputEncoding\x12\x1f\n\x1bOUTPUT_ENCODING_UNSPECIFIED\x10\x00\x12\x07\n\x03RAW\x10\x01\x12\x08\n\x04JPEG\x10\x02\x12\x07\n\x03PNG\x10\x03*A\n\nStreamMode\x12\x1b\n\x17STREAM_MODE_UNSPECIFIED\x10\x00\x12\x0c\n\x08LOSSLESS\x10\x01\x12\x08\n\x04LIVE\x10\x02*l\n\x0eTemporalFilter\x12\x1f\n\x1bTEMPORAL_FILTER_UNSPECIFIED\x10\x00\x12\x10\n\x0cTEMPORAL_OFF\x10\x01\x12\x12\n\x0eTEMPORAL_LIGHT\x10\x02\x12\x13\n\x0fTEMPORAL_STRONG\x10\x03\x32\xf2\x01\n\nTranslator\x12L\n\tTranslate\x12\x1c.pix2pix.v1.TranslateRequest\x1a\x1d.pix2pix.v1.TranslateResponse(\x01\x30\x01\x12I\n\x0eTranslateVideo\x12\x18.pix2pix.v1.VideoRequest\x1a\x19.pix2pix.v1.VideoResponse(\x01\x30\x01\x12K\n\nListModels\x12\x1d.pix2pix.v1.ListModelsRequest\x1a\x1e.pix2pix.v1.ListModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&pix2pix_stream/protos/translator.proto\x12\npix2pix.v1\"`\n\x08RawImage\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\'\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x17.pix2pix.v1.PixelFormat\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\"V\n\x05Image\x12#\n\x03raw\x18\x01 \x01(\x0b\x32\x14.pix2pix.v1.RawImageH\x00\x12\x0e\n\x04jpeg\x18\x02 \x01(\x0cH\x00\x12\r\n\x03png\x18\x03 \x01(\x0cH\x00\x42\t\n\x07payload\"\xf1\x01\n\x0cStreamConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12,\n\x08\x65ncoding\x18\x02 \x01(\x0e\x32\x1a.pix2pix.v1.OutputEncoding\x12\x14\n\x0cjpeg_quality\x18\x03 \x01(\r\x12$\n\x04mode\x18\x04 \x01(\x0e\x32\x16.pix2pix.v1.StreamMode\x12\x14\n\x0coutput_width\x18\x05 \x01(\r\x12\x15\n\routput_height\x18\x06 \x01(\r\x12,\n\x08temporal\x18\x07 \x01(\x0e\x32\x1a.pix2pix.v1.TemporalFilter\x12\r\n\x05scale\x18\x08 \x01(\t\"Q\n\x05\x46rame\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_us\x18\x02 \x01(\x03\x12 \n\x05image\x18\x03 \x01(\x0b\x32\x11.pix2pix.v1.Image\"i\n\x10TranslateRequest\x12*\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x18.pix2pix.v1.StreamConfigH\x00\x12\"\n\x05\x66rame\x18\x02 \x01(\x0b\x32\x11.pix2pix.v1.FrameH\x00\x42\x05\n\x03msg\"+\n\nFrameError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\r\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xcb\x01\n\x11TranslateResponse\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x14\n\x0ctimestamp_us\x18\x02 \x01(\x03\x12\"\n\x05image\x18\x03 \x01(\x0b\x32\x11.pix2pix.v1.ImageH\x00\x12\'\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x16.pix2pix.v1.FrameErrorH\x00\x12\x0f\n\x07\x64ropped\x18\x05 \x03(\x04\x12\x10\n\x08queue_ms\x18\x06 \x01(\x02\x12\x14\n\x0cinference_ms\x18\x07 \x01(\x02\x42\x08\n\x06result\"\xd0\x01\n\x0bVideoConfig\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\x10\n\x08\x62it_rate\x18\x03 \x01(\x04\x12\x11\n\tcontainer\x18\x04 \x01(\t\x12\x14\n\x0coutput_width\x18\x05 \x01(\r\x12\x15\n\routput_height\x18\x06 \x01(\r\x12\x14\n\x0cside_by_side\x18\x07 \x01(\x08\x12,\n\x08temporal\x18\x08 \x01(\x0e\x32\x1a.pix2pix.v1.TemporalFilter\x12\r\n\x05scale\x18\t \x01(\t\"m\n\x0cVideoRequest\x12)\n\x06\x63onfig\x18\x01 \x01(\x0b\x32\x17.pix2pix.v1.VideoConfigH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12\x0c\n\x04last\x18\x03 \x01(\x08\x12\x0c\n\x04stop\x18\x04 \x01(\x08\x42\x05\n\x03msg\":\n\rVideoProgress\x12\x13\n\x0b\x66rames_done\x18\x01 \x01(\x04\x12\x14\n\x0c\x66rames_total\x18\x02 \x01(\x04\"}\n\tVideoInfo\x12\x0e\n\x06\x66rames\x18\x01 \x01(\x04\x12\x0b\n\x03\x66ps\x18\x02 \x01(\x01\x12\x12\n\nduration_s\x18\x03 \x01(\x01\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\x11\n\thas_audio\x18\x06 \x01(\x08\x12\r\n\x05\x63odec\x18\x07 \x01(\t\"}\n\rVideoResponse\x12-\n\x08progress\x18\x01 \x01(\x0b\x32\x19.pix2pix.v1.VideoProgressH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12%\n\x04\x64one\x18\x03 \x01(\x0b\x32\x15.pix2pix.v1.VideoInfoH\x00\x42\x05\n\x03msg\"\x13\n\x11ListModelsRequest\"\xfa\x02\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x13\n\x0binput_width\x18\x03 \x01(\r\x12\x14\n\x0cinput_height\x18\x04 \x01(\r\x12\x11\n\tdirection\x18\x05 \x01(\t\x12\x17\n\x0finput_transform\x18\x06 \x01(\t\x12\x1e\n\x16input_transform_params\x18\x07 \x01(\t\x12\x11\n\tprecision\x18\x08 \x01(\t\x12\x0f\n\x07\x62\x61\x63kend\x18\t \x01(\t\x12\x11\n\tmax_batch\x18\n \x01(\r\x12\x15\n\rmetadata_json\x18\x0b \x01(\t\x12\x15\n\rsize_multiple\x18\x0c \x01(\r\x12\x11\n\tmin_width\x18\r \x01(\r\x12\x12\n\nmin_height\x18\x0e \x01(\r\x12\x11\n\tmax_width\x18\x0f \x01(\r\x12\x12\n\nmax_height\x18\x10 \x01(\r\x12\x11\n\tcrop_size\x18\x11 \x01(\r\x12\r\n\x05scale\x18\x12 \x01(\t\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.pix2pix.v1.ModelInfo*L\n\x0bPixelFormat\x12\x1c\n\x18PIXEL_FORMAT_UNSPECIFIED\x10\x00\x12\t\n\x05RGB24\x10\x01\x12\t\n\x05\x42GR24\x10\x02\x12\t\n\x05GRAY8\x10\x03*M\n\x0eOutputEncoding\x12\x1f\n\x1bOUTPUT_ENCODING_UNSPECIFIED\x10\x00\x12\x07\n\x03RAW\x10\x01\x12\x08\n\x04JPEG\x10\x02\x12\x07\n\x03PNG\x10\x03*A\n\nStreamMode\x12\x1b\n\x17STREAM_MODE_UNSPECIFIED\x10\x00\x12\x0c\n\x08LOSSLESS\x10\x01\x12\x08\n\x04LIVE\x10\x02*l\n\x0eTemporalFilter\x12\x1f\n\x1bTEMPORAL_FILTER_UNSPECIFIED\x10\x00\x12\x10\n\x0cTEMPORAL_OFF\x10\x01\x12\x12\n\x0eTEMPORAL_LIGHT\x10\x02\x12\x13\n\x0fTEMPORAL_STRONG\x10\x03\x32\xf2\x01\n\nTranslator\x12L\n\tTranslate\x12\x1c.pix2pix.v1.TranslateRequest\x1a\x1d.pix2pix.v1.TranslateResponse(\x01\x30\x01\x12I\n\x0eTranslateVideo\x12\x18.pix2pix.v1.VideoRequest\x1a\x19.pix2pix.v1.VideoResponse(\x01\x30\x01\x12K\n\nListModels\x12\x1d.pix2pix.v1.ListModelsRequest\x1a\x1e.pix2pix.v1.ListModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'pix2pix_stream.protos.translator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PIXELFORMAT']._serialized_start=1859
-  _globals['_PIXELFORMAT']._serialized_end=1935
-  _globals['_OUTPUTENCODING']._serialized_start=1937
-  _globals['_OUTPUTENCODING']._serialized_end=2014
-  _globals['_STREAMMODE']._serialized_start=2016
-  _globals['_STREAMMODE']._serialized_end=2081
-  _globals['_TEMPORALFILTER']._serialized_start=2083
-  _globals['_TEMPORALFILTER']._serialized_end=2191
+  _globals['_PIXELFORMAT']._serialized_start=2024
+  _globals['_PIXELFORMAT']._serialized_end=2100
+  _globals['_OUTPUTENCODING']._serialized_start=2102
+  _globals['_OUTPUTENCODING']._serialized_end=2179
+  _globals['_STREAMMODE']._serialized_start=2181
+  _globals['_STREAMMODE']._serialized_end=2246
+  _globals['_TEMPORALFILTER']._serialized_start=2248
+  _globals['_TEMPORALFILTER']._serialized_end=2356
   _globals['_RAWIMAGE']._serialized_start=54
   _globals['_RAWIMAGE']._serialized_end=150
   _globals['_IMAGE']._serialized_start=152
   _globals['_IMAGE']._serialized_end=238
   _globals['_STREAMCONFIG']._serialized_start=241
-  _globals['_STREAMCONFIG']._serialized_end=467
-  _globals['_FRAME']._serialized_start=469
-  _globals['_FRAME']._serialized_end=550
-  _globals['_TRANSLATEREQUEST']._serialized_start=552
-  _globals['_TRANSLATEREQUEST']._serialized_end=657
-  _globals['_FRAMEERROR']._serialized_start=659
-  _globals['_FRAMEERROR']._serialized_end=702
-  _globals['_TRANSLATERESPONSE']._serialized_start=705
-  _globals['_TRANSLATERESPONSE']._serialized_end=908
-  _globals['_VIDEOCONFIG']._serialized_start=911
-  _globals['_VIDEOCONFIG']._serialized_end=1104
-  _globals['_VIDEOREQUEST']._serialized_start=1106
-  _globals['_VIDEOREQUEST']._serialized_end=1215
-  _globals['_VIDEOPROGRESS']._serialized_start=1217
-  _globals['_VIDEOPROGRESS']._serialized_end=1275
-  _globals['_VIDEOINFO']._serialized_start=1277
-  _globals['_VIDEOINFO']._serialized_end=1402
-  _globals['_VIDEORESPONSE']._serialized_start=1404
-  _globals['_VIDEORESPONSE']._serialized_end=1529
-  _globals['_LISTMODELSREQUEST']._serialized_start=1531
-  _globals['_LISTMODELSREQUEST']._serialized_end=1550
-  _globals['_MODELINFO']._serialized_start=1553
-  _globals['_MODELINFO']._serialized_end=1796
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1798
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1857
-  _globals['_TRANSLATOR']._serialized_start=2194
-  _globals['_TRANSLATOR']._serialized_end=2436
+  _globals['_STREAMCONFIG']._serialized_end=482
+  _globals['_FRAME']._serialized_start=484
+  _globals['_FRAME']._serialized_end=565
+  _globals['_TRANSLATEREQUEST']._serialized_start=567
+  _globals['_TRANSLATEREQUEST']._serialized_end=672
+  _globals['_FRAMEERROR']._serialized_start=674
+  _globals['_FRAMEERROR']._serialized_end=717
+  _globals['_TRANSLATERESPONSE']._serialized_start=720
+  _globals['_TRANSLATERESPONSE']._serialized_end=923
+  _globals['_VIDEOCONFIG']._serialized_start=926
+  _globals['_VIDEOCONFIG']._serialized_end=1134
+  _globals['_VIDEOREQUEST']._serialized_start=1136
+  _globals['_VIDEOREQUEST']._serialized_end=1245
+  _globals['_VIDEOPROGRESS']._serialized_start=1247
+  _globals['_VIDEOPROGRESS']._serialized_end=1305
+  _globals['_VIDEOINFO']._serialized_start=1307
+  _globals['_VIDEOINFO']._serialized_end=1432
+  _globals['_VIDEORESPONSE']._serialized_start=1434
+  _globals['_VIDEORESPONSE']._serialized_end=1559
+  _globals['_LISTMODELSREQUEST']._serialized_start=1561
+  _globals['_LISTMODELSREQUEST']._serialized_end=1580
+  _globals['_MODELINFO']._serialized_start=1583
+  _globals['_MODELINFO']._serialized_end=1961
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1963
+  _globals['_LISTMODELSRESPONSE']._serialized_end=2022
+  _globals['_TRANSLATOR']._serialized_start=2359
+  _globals['_TRANSLATOR']._serialized_end=2601
 # @@protoc_insertion_point(module_scope)

@@ -72,7 +72,7 @@ class Image(_message.Message):
     def __init__(self, raw: _Optional[_Union[RawImage, _Mapping]] = ..., jpeg: _Optional[bytes] = ..., png: _Optional[bytes] = ...) -> None: ...
 
 class StreamConfig(_message.Message):
-    __slots__ = ("model", "encoding", "jpeg_quality", "mode", "output_width", "output_height", "temporal")
+    __slots__ = ("model", "encoding", "jpeg_quality", "mode", "output_width", "output_height", "temporal", "scale")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     JPEG_QUALITY_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,7 @@ class StreamConfig(_message.Message):
     OUTPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     TEMPORAL_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
     model: str
     encoding: OutputEncoding
     jpeg_quality: int
@@ -87,7 +88,8 @@ class StreamConfig(_message.Message):
     output_width: int
     output_height: int
     temporal: TemporalFilter
-    def __init__(self, model: _Optional[str] = ..., encoding: _Optional[_Union[OutputEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., mode: _Optional[_Union[StreamMode, str]] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ...) -> None: ...
+    scale: str
+    def __init__(self, model: _Optional[str] = ..., encoding: _Optional[_Union[OutputEncoding, str]] = ..., jpeg_quality: _Optional[int] = ..., mode: _Optional[_Union[StreamMode, str]] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ..., scale: _Optional[str] = ...) -> None: ...
 
 class Frame(_message.Message):
     __slots__ = ("sequence", "timestamp_us", "image")
@@ -134,7 +136,7 @@ class TranslateResponse(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., timestamp_us: _Optional[int] = ..., image: _Optional[_Union[Image, _Mapping]] = ..., error: _Optional[_Union[FrameError, _Mapping]] = ..., dropped: _Optional[_Iterable[int]] = ..., queue_ms: _Optional[float] = ..., inference_ms: _Optional[float] = ...) -> None: ...
 
 class VideoConfig(_message.Message):
-    __slots__ = ("model", "codec", "bit_rate", "container", "output_width", "output_height", "side_by_side", "temporal")
+    __slots__ = ("model", "codec", "bit_rate", "container", "output_width", "output_height", "side_by_side", "temporal", "scale")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CODEC_FIELD_NUMBER: _ClassVar[int]
     BIT_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +145,7 @@ class VideoConfig(_message.Message):
     OUTPUT_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     SIDE_BY_SIDE_FIELD_NUMBER: _ClassVar[int]
     TEMPORAL_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
     model: str
     codec: str
     bit_rate: int
@@ -151,7 +154,8 @@ class VideoConfig(_message.Message):
     output_height: int
     side_by_side: bool
     temporal: TemporalFilter
-    def __init__(self, model: _Optional[str] = ..., codec: _Optional[str] = ..., bit_rate: _Optional[int] = ..., container: _Optional[str] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., side_by_side: _Optional[bool] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ...) -> None: ...
+    scale: str
+    def __init__(self, model: _Optional[str] = ..., codec: _Optional[str] = ..., bit_rate: _Optional[int] = ..., container: _Optional[str] = ..., output_width: _Optional[int] = ..., output_height: _Optional[int] = ..., side_by_side: _Optional[bool] = ..., temporal: _Optional[_Union[TemporalFilter, str]] = ..., scale: _Optional[str] = ...) -> None: ...
 
 class VideoRequest(_message.Message):
     __slots__ = ("config", "chunk", "last", "stop")
@@ -206,7 +210,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "description", "input_width", "input_height", "direction", "input_transform", "input_transform_params", "precision", "backend", "max_batch", "metadata_json")
+    __slots__ = ("name", "description", "input_width", "input_height", "direction", "input_transform", "input_transform_params", "precision", "backend", "max_batch", "metadata_json", "size_multiple", "min_width", "min_height", "max_width", "max_height", "crop_size", "scale")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     INPUT_WIDTH_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +222,13 @@ class ModelInfo(_message.Message):
     BACKEND_FIELD_NUMBER: _ClassVar[int]
     MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     METADATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    SIZE_MULTIPLE_FIELD_NUMBER: _ClassVar[int]
+    MIN_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    MIN_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    MAX_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    MAX_HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    CROP_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     input_width: int
@@ -229,7 +240,14 @@ class ModelInfo(_message.Message):
     backend: str
     max_batch: int
     metadata_json: str
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., direction: _Optional[str] = ..., input_transform: _Optional[str] = ..., input_transform_params: _Optional[str] = ..., precision: _Optional[str] = ..., backend: _Optional[str] = ..., max_batch: _Optional[int] = ..., metadata_json: _Optional[str] = ...) -> None: ...
+    size_multiple: int
+    min_width: int
+    min_height: int
+    max_width: int
+    max_height: int
+    crop_size: int
+    scale: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., input_width: _Optional[int] = ..., input_height: _Optional[int] = ..., direction: _Optional[str] = ..., input_transform: _Optional[str] = ..., input_transform_params: _Optional[str] = ..., precision: _Optional[str] = ..., backend: _Optional[str] = ..., max_batch: _Optional[int] = ..., metadata_json: _Optional[str] = ..., size_multiple: _Optional[int] = ..., min_width: _Optional[int] = ..., min_height: _Optional[int] = ..., max_width: _Optional[int] = ..., max_height: _Optional[int] = ..., crop_size: _Optional[int] = ..., scale: _Optional[str] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)

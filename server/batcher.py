@@ -6,6 +6,11 @@ A batch runs when it holds ``max_batch`` frames, when its oldest frame has waite
 transformed). The last rule is what keeps a lone stream at bare-backend latency: waiting for
 frames that nobody is sending only adds delay. Streams announce a frame with ``reserve()`` before
 they start decoding it, so the batcher knows what is coming.
+
+Frames are batched only with frames of the same compute size (media.geometry: streams of
+different sizes and policies share the engine). Each size has its own queue; the batch that is
+due is the one whose oldest frame has waited longest, and it waits for more frames of its size
+only while no frame of another size is queued: a 16:9 stream never holds up a 4:3 one.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from pix2pix_stream.server.errors import ShuttingDownError
 class BatchResult:
     """What a submitted frame's future resolves to."""
 
-    output: np.ndarray  # uint8 [H, W, 3] at the engine's size
+    output: np.ndarray  # uint8 [H, W, 3] at the frame's compute size
     queue_s: float      # from submit() to the start of its batch
     inference_s: float  # the whole batch's infer() call
     batch_size: int
@@ -69,7 +74,7 @@ class Batcher:
         self.max_batch = max(1, min(max_batch, backend.info.max_batch))
         self.max_delay_s = max_delay_s
         self._observer = observer
-        self._queue: deque[_Item] = deque()
+        self._queues: dict[tuple, deque[_Item]] = {}  # compute (height, width) -> frames
         self._coming = 0
         self._closing = False
         self._cond = threading.Condition()
@@ -97,7 +102,7 @@ class Batcher:
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return sum(len(q) for q in list(self._queues.values()))
 
     def _arrived(self) -> None:
         with self._cond:
@@ -112,7 +117,8 @@ class Batcher:
             if self._closing and not self._thread.is_alive():
                 self._cond.notify_all()
                 raise ShuttingDownError("server is shutting down")
-            self._queue.append(_Item(frame, future, time.perf_counter()))
+            key = frame.shape[:2]
+            self._queues.setdefault(key, deque()).append(_Item(frame, future, time.perf_counter()))
             self._cond.notify_all()
         return future
 
@@ -127,18 +133,22 @@ class Batcher:
     def _next_batch(self) -> list[_Item] | None:
         """Blocks until a batch is due; None once closed and empty."""
         with self._cond:
-            while not self._queue:
+            while not self._queues:
                 if self._closing:
                     return None
                 self._cond.wait()
-            deadline = self._queue[0].enqueued + self.max_delay_s
-            while (len(self._queue) < self.max_batch and self._coming > 0
+            key = min(self._queues, key=lambda k: self._queues[k][0].enqueued)
+            queue = self._queues[key]
+            deadline = queue[0].enqueued + self.max_delay_s
+            while (len(queue) < self.max_batch and self._coming > 0 and len(self._queues) == 1
                    and not self._closing):
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
-            taken = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            taken = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
+            if not queue:
+                del self._queues[key]
         # A stream that went away cancelled its futures; skip those frames.
         return [item for item in taken if item.future.set_running_or_notify_cancel()]
 

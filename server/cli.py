@@ -1,6 +1,11 @@
 """pix2pix-serve: serve engine directories over gRPC.
 
     pix2pix-serve --engines engines/ --port 50051 --backend auto --max-batch 8 --max-delay-ms 5
+    pix2pix-serve --engines engines/ --scale native --max-pixels 4096x2160 --max-message-bytes 32MiB
+
+Frames are translated at a size that keeps their aspect ratio (--scale): "engine" (short side =
+the engine's crop size, 1280x720 -> 455x256 padded to 512x256), "native" (the frame's own size)
+or a short side in pixels; clients may choose per call.
 
 SIGTERM and SIGINT drain: health turns NOT_SERVING, no new calls are accepted, open streams
 answer the frames they have read (video jobs run to completion) within --grace-s, then the
@@ -20,8 +25,27 @@ from pix2pix_stream.engines.runtime.errors import EngineError
 from pix2pix_stream.server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
 from pix2pix_stream.server.errors import ServerError
 from pix2pix_stream.server.limits import JobLimits
+from pix2pix_stream.server.sizes import parse_bytes, parse_pixels
 
 log = logging.getLogger("pix2pix.server")
+
+
+def _argument(parse):
+    """An argparse type from a parser that raises ValueError (argparse then names the option)."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _scale(text: str) -> str:
+    from pix2pix_stream.media.geometry import ScalePolicy
+
+    return str(ScalePolicy.parse(text))
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -50,12 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="concurrent streams; more get RESOURCE_EXHAUSTED")
     p.add_argument("--inflight", type=int, default=defaults.inflight_per_stream,
                    help="frames in flight per stream (backpressure)")
-    p.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES,
-                   help="largest gRPC message either way")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help="largest frame (width x height), input or output")
-    p.add_argument("--max-video-bytes", type=int, default=defaults.max_video_bytes,
-                   help="largest TranslateVideo upload")
+    p.add_argument("--max-message-bytes", type=_argument(parse_bytes),
+                   default=DEFAULT_MAX_MESSAGE_BYTES,
+                   help="largest gRPC message either way: bytes, or with a unit (32MiB, 64MB)")
+    p.add_argument("--max-pixels", type=_argument(parse_pixels), default=DEFAULT_MAX_PIXELS,
+                   help="largest frame, input, output or compute size: a pixel count or WxH "
+                        "(4096x2160)")
+    p.add_argument("--scale", type=_argument(_scale), default=defaults.scale,
+                   help="compute size when a call does not choose: engine (short side = the "
+                        "engine's crop size), native (the frame's own size) or a short side "
+                        "in pixels; aspect ratio kept, padded to the engine's multiple")
+    p.add_argument("--max-video-bytes", type=_argument(parse_bytes),
+                   default=defaults.max_video_bytes,
+                   help="largest TranslateVideo upload: bytes, or with a unit (4GiB)")
     p.add_argument("--workers", type=int, default=defaults.worker_threads,
                    help="threads that decode, resize, transform and encode frames")
     p.add_argument("--tls-cert", type=Path, help="PEM certificate chain (enables TLS with --tls-key)")
@@ -105,7 +136,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         inference_threads=args.inference_threads,
         max_batch=args.max_batch, max_delay_ms=args.max_delay_ms, max_streams=args.max_streams,
         inflight_per_stream=args.inflight, max_message_bytes=args.max_message_bytes,
-        max_pixels=args.max_pixels, max_video_bytes=args.max_video_bytes,
+        max_pixels=args.max_pixels, max_video_bytes=args.max_video_bytes, scale=args.scale,
         worker_threads=args.workers, tls_cert=args.tls_cert, tls_key=args.tls_key,
         token=args.token or os.environ.get("PIX2PIX_TOKEN") or None, metrics_port=args.metrics_port, grace_s=args.grace_s,
         video_tmp_dir=args.tmp_dir, metrics_host=args.metrics_host, temporal=args.temporal,

@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pix2pix_stream.media.geometry import GeometryError, ScalePolicy
 from pix2pix_stream.server.errors import ConfigError
 from pix2pix_stream.server.limits import JobLimits
 
@@ -24,7 +25,8 @@ class ServerConfig:
     max_streams: int = 64                # concurrent Translate + TranslateVideo calls
     inflight_per_stream: int = 4         # frames read but not yet answered, per stream
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
-    max_pixels: int = DEFAULT_MAX_PIXELS  # per input or output frame
+    max_pixels: int = DEFAULT_MAX_PIXELS  # per input, output or compute-size frame
+    scale: str = "engine"                # compute-size policy when a call sets none (media.geometry)
     max_video_bytes: int = 4 * 1024**3   # one TranslateVideo upload
     worker_threads: int = max(2, min(8, (os.cpu_count() or 1) + 2))  # decode/resize/encode
     tls_cert: Path | None = None         # PEM certificate chain; with tls_key enables TLS
@@ -62,6 +64,10 @@ class ServerConfig:
                  f"max_streams_per_peer must be >= 1, got {self.max_streams_per_peer}")
         _require(self.temporal in ("off", "light", "strong"),
                  f"temporal must be off, light or strong, got {self.temporal!r}")
+        try:
+            ScalePolicy.parse(self.scale)
+        except GeometryError as exc:
+            raise ConfigError(str(exc)) from None
         host, sep, port = self.address.rpartition(":")
         _require(bool(sep and host and port.isdigit()),
                  f"address must be host:port, got {self.address!r}")
@@ -78,6 +84,10 @@ class ServerConfig:
     @property
     def per_peer_limit(self) -> int:
         return min(self.max_streams_per_peer or self.max_streams, self.max_streams)
+
+    @property
+    def scale_policy(self) -> ScalePolicy:
+        return ScalePolicy.parse(self.scale)
 
     @property
     def tls(self) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 
 from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
-from pix2pix_stream.media.resize import resize
+from pix2pix_stream.media.geometry import EngineGeometry
 from pix2pix_stream.media.transforms import InputTransform
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.batcher import Batcher
@@ -31,23 +31,22 @@ class LoadedModel:
 
     @property
     def input_size(self) -> tuple[int, int]:
-        """(width, height) that every frame is resized to for inference."""
+        """(width, height) the engine was trained at (its only size if it is a fixed-size one)."""
         return self.backend.info.input_width, self.backend.info.input_height
 
-    def engine_input(self, frame: np.ndarray) -> np.ndarray:
-        """A uint8 RGB frame of any size as the engine takes it: resized, then transformed
-        (Canny edges, ...), as in training. The very same array when nothing is to be done."""
-        return self.engine_input_with_source(frame)[1]
+    @property
+    def geometry(self) -> EngineGeometry:
+        """The sizes the engine takes, for media.geometry.plan_compute."""
+        return self.metadata.geometry
 
-    def engine_input_with_source(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(the frame resized to the engine's size, that frame transformed): the temporal
-        filter measures motion on the first, the engine runs the second."""
-        source = resize(frame, *self.input_size)
-        return source, (source if self.transform.is_identity else self.transform(source))
-
-    def info(self) -> pb.ModelInfo:
-        meta, backend_info = self.metadata, self.backend.info
+    def info(self, scale: str = "engine") -> pb.ModelInfo:
+        """``scale``: the server's default compute-size policy, shown with the engine's limits."""
+        meta, backend_info, geometry = self.metadata, self.backend.info, self.geometry
         return pb.ModelInfo(
+            size_multiple=geometry.size_multiple, min_width=geometry.min_size[1],
+            min_height=geometry.min_size[0], max_width=geometry.max_size[1],
+            max_height=geometry.max_size[0], crop_size=geometry.crop_size,
+            scale=scale if geometry.fixed is None else "fixed",
             name=self.name, description=meta.description, input_width=backend_info.input_width,
             input_height=backend_info.input_height, direction=meta.direction,
             input_transform=self.transform.name,
@@ -86,10 +85,11 @@ class ModelSet:
                                     observer=observer_for(meta.name)),
                     transform=meta.transform))
                 info = loaded.info
-                log.info("loaded %s from %s: %s on %s, %dx%d, %s, max batch %d, transform %s",
-                         meta.name, engine_dir, info.backend, info.device, info.input_width,
-                         info.input_height, info.precision, models[-1].batcher.max_batch,
-                         meta.transform.name)
+                log.info("loaded %s from %s: %s on %s, %dx%d, %s, max batch %d, transform %s, "
+                         "sizes: %s", meta.name, engine_dir, info.backend, info.device,
+                         info.input_width, info.input_height, info.precision,
+                         models[-1].batcher.max_batch, meta.transform.name,
+                         meta.geometry.describe())
         except BaseException:
             cls(models).close()
             raise

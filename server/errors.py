@@ -8,6 +8,7 @@ import grpc
 
 from pix2pix_stream.engines.runtime import errors as engine_errors
 from pix2pix_stream.media.errors import TransformError
+from pix2pix_stream.media.geometry import GeometryError
 
 
 class ServerError(Exception):
@@ -97,6 +98,7 @@ _STATUS = [  # first match wins: subclasses before their bases
     (engine_errors.EngineNotFoundError, grpc.StatusCode.NOT_FOUND),
     (engine_errors.InputError, grpc.StatusCode.INVALID_ARGUMENT),
     (TransformError, grpc.StatusCode.INVALID_ARGUMENT),
+    (GeometryError, grpc.StatusCode.INVALID_ARGUMENT),
     (engine_errors.BackendUnavailableError, grpc.StatusCode.UNAVAILABLE),
     (engine_errors.EngineVersionMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
     (engine_errors.MetadataMismatchError, grpc.StatusCode.FAILED_PRECONDITION),

@@ -66,7 +66,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                                     metrics, draining)
 
     async def ListModels(self, request, context):
-        return pb.ListModelsResponse(models=[model.info() for model in self._models])
+        scale = str(self._config.scale_policy)
+        return pb.ListModelsResponse(models=[model.info(scale) for model in self._models])
 
     async def Translate(self, request_iterator, context):
         async with aclosing(self._serve("Translate", context, request_iterator,
@@ -88,11 +89,12 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         stream = TranslateStream(model, config, pool=self._pool, metrics=self._metrics,
                                  inflight=self._config.inflight_per_stream,
                                  max_pixels=self._config.max_pixels, draining=self._draining,
-                                 temporal=self._config.temporal)
+                                 temporal=self._config.temporal,
+                                 default_scale=self._config.scale_policy)
         call.counts = lambda: asdict(stream.counts)
-        log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s", call.id,
-                 call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
-                 pb.OutputEncoding.Name(config.encoding or pb.RAW))
+        log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s scale=%s",
+                 call.id, call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",
+                 pb.OutputEncoding.Name(config.encoding or pb.RAW), stream.policy)
         return stream, requests
 
     async def _open_video_stream(self, call: _Call, context, requests):
@@ -102,7 +104,7 @@ class TranslatorService(pb_grpc.TranslatorServicer):
             requests, self._config.idle_timeout_s, "upload chunk",
             watching=lambda: "upload" not in job_state or not job_state["upload"].finished)
         config = (await _first(requests, "config")).config
-        plan = plan_video(config, self._config.max_pixels)
+        plan = plan_video(config, self._config.max_pixels, self._config.scale_policy)
         budget = JobBudget(self._config.job_limits, self._config.video_tmp_dir, plan.codec)
         budget.check_disk()
         model = self._models.get(config.model)
@@ -112,8 +114,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                                                              self._config.temporal),
                                       draining=self._draining)
         call.counts = stream.counts
-        log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s",
-                 call.id, call.peer, model.name, plan.codec, plan.container)
+        log.info("TranslateVideo #%d opened: peer=%s model=%s codec=%s container=%s scale=%s",
+                 call.id, call.peer, model.name, plan.codec, plan.container, plan.scale)
         return stream, requests
 
     async def _serve(self, method: str, context, requests, open_stream) -> AsyncIterator:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import AsyncIterator
 
 import numpy as np
 
+from pix2pix_stream.media.geometry import ComputePlan, GeometryError, ScalePolicy, plan_compute
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import ShuttingDownError, StreamConfigError, describe, status_for
@@ -37,6 +38,17 @@ def check_stream_config(config: pb.StreamConfig, max_pixels: int) -> None:
         raise StreamConfigError(f"jpeg_quality must be 1..100 (0 = default), got {config.jpeg_quality}")
     check_output_size(config.output_width, config.output_height, max_pixels)
     resolve_level(config.temporal, "off")
+    scale_policy(config.scale, ScalePolicy())
+
+
+def scale_policy(text: str, default: ScalePolicy) -> ScalePolicy:
+    """A call's ``scale`` field: "" means the server's default."""
+    if not text:
+        return default
+    try:
+        return ScalePolicy.parse(text)
+    except GeometryError as exc:
+        raise StreamConfigError(str(exc)) from None
 
 
 def check_output_size(width: int, height: int, max_pixels: int) -> None:
@@ -66,17 +78,20 @@ class _Entry:
 
 @dataclass
 class _Prepared:
-    pixels: np.ndarray            # engine-sized, transformed
+    pixels: np.ndarray            # at the compute size, transformed and padded
     size: tuple[int, int]         # (width, height) of the reply image
+    plan: ComputePlan             # how to crop the padding off the output
     source: np.ndarray | None = None  # engine-sized, before the transform (temporal filter)
 
 
 class TranslateStream:
     def __init__(self, model: LoadedModel, config: pb.StreamConfig, *,
                  pool: concurrent.futures.Executor, metrics: Metrics, inflight: int,
-                 max_pixels: int, draining: asyncio.Event, temporal: str = "off"):
+                 max_pixels: int, draining: asyncio.Event, temporal: str = "off",
+                 default_scale: ScalePolicy = ScalePolicy()):
         self.model = model
         self.config = config
+        self.policy = scale_policy(config.scale, default_scale)
         self.live = config.mode == pb.LIVE
         self.counts = StreamCounts()
         self.temporal = OrderedFilter(resolve_level(config.temporal, temporal))
@@ -240,13 +255,14 @@ class TranslateStream:
             return self._error(reply, exc)
         try:
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
+            output = prepared.plan.crop(result.output)
             if turn is not None:
-                result = replace(result, output=await turn.apply(prepared.source, result.output))
-            if self._replies_raw and prepared.size == self.model.input_size:
-                reply.image.CopyFrom(self._finish(result.output, prepared.size))
+                output = await turn.apply(prepared.source, output)
+            if self._replies_raw and prepared.plan.is_identity:
+                reply.image.CopyFrom(self._finish(output, prepared))
             else:
                 reply.image.CopyFrom(await loop.run_in_executor(
-                    self._pool, self._finish, result.output, prepared.size))
+                    self._pool, self._finish, output, prepared))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -258,12 +274,20 @@ class TranslateStream:
         return reply
 
     def _is_plain_copy(self, image: pb.Image) -> bool:
-        """A raw RGB frame at the engine's size, no transform: preparing it is one small copy,
-        cheaper to do here than a hop to a worker thread and back (which costs latency)."""
+        """A raw RGB frame already at its compute size, no transform: preparing it is one small
+        copy, cheaper to do here than a hop to a worker thread and back (which costs latency)."""
         if image.WhichOneof("payload") != "raw" or not self.model.transform.is_identity:
             return False
         raw = image.raw
-        return raw.format == pb.RGB24 and (raw.width, raw.height) == self.model.input_size
+        if raw.format != pb.RGB24 or raw.width * raw.height == 0:
+            return False
+        try:
+            return self._plan(raw.width, raw.height).is_identity
+        except GeometryError:
+            return False  # _prepare reports it as the frame's error
+
+    def _plan(self, width: int, height: int) -> ComputePlan:
+        return plan_compute(width, height, self.policy, self.model.geometry, self._max_pixels)
 
     def _prepare(self, image: pb.Image) -> _Prepared:
         start = time.perf_counter()
@@ -271,15 +295,17 @@ class TranslateStream:
         decoded = time.perf_counter()
         height, width = pixels.shape[:2]
         size = (self.config.output_width or width, self.config.output_height or height)
-        source, pixels = self.model.engine_input_with_source(pixels)
+        plan = self._plan(width, height)
+        transform = None if self.model.transform.is_identity else self.model.transform
+        source, pixels = plan.prepare_with_source(pixels, transform)
         self._stages.decode.observe(decoded - start)
         self._stages.transform.observe(time.perf_counter() - decoded)
-        return _Prepared(pixels, size, source if self.temporal.enabled else None)
+        return _Prepared(pixels, size, plan, source if self.temporal.enabled else None)
 
-    def _finish(self, output: np.ndarray, size: tuple[int, int]) -> pb.Image:
+    def _finish(self, output: np.ndarray, prepared: _Prepared) -> pb.Image:
         start = time.perf_counter()
-        image = images.encode_image(images.resize(output, *size), self.config.encoding,
-                                    self.config.jpeg_quality)
+        image = images.encode_image(prepared.plan.finish(output, prepared.size),
+                                    self.config.encoding, self.config.jpeg_quality)
         self._stages.encode.observe(time.perf_counter() - start)
         return image
 

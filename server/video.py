@@ -31,6 +31,7 @@ import numpy as np
 from pix2pix_stream.media.errors import (NoVideoStreamError, VideoDecodeError, VideoOpenError,
                                          VideoReadError)
 from pix2pix_stream.media.video_decode import DecodedFrame, VideoDecoder
+from pix2pix_stream.media.geometry import ComputePlan, plan_compute
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import VideoInputError, VideoOutputError, VideoStoppedError, describe
 from pix2pix_stream.server.job_cleanup import release_references
@@ -66,6 +67,7 @@ class _VideoItem:
     pts: int
     future: object              # concurrent.futures.Future[BatchResult]
     source: np.ndarray | None   # the input frame, kept for side-by-side output
+    plan: ComputePlan           # its compute size (media.geometry): the padding to crop off
     engine_source: np.ndarray | None = None  # engine-sized, before the transform: temporal filter
 
 
@@ -192,15 +194,18 @@ class VideoJob:
     def _submit(self, frame: DecodedFrame) -> _VideoItem:
         slot = self.model.batcher.reserve()  # before the RGB conversion: the batcher waits for it
         try:
-            source, pixels = self.model.engine_input_with_source(frame.rgb)
+            rgb = frame.rgb
+            plan = plan_compute(rgb.shape[1], rgb.shape[0], self.plan.scale, self.model.geometry,
+                                self._max_pixels)
+            transform = None if self.model.transform.is_identity else self.model.transform
+            source, pixels = plan.prepare_with_source(rgb, transform)
         except BaseException:
             slot.cancel()
             raise
         self.frames_in += 1
         self._metrics.frames_in.labels(self.model.name).inc()
-        return _VideoItem(frame.pts, slot.submit(pixels),
-                          frame.rgb if self.plan.side_by_side else None,
-                          source if self._temporal is not None else None)
+        return _VideoItem(frame.pts, slot.submit(pixels), rgb if self.plan.side_by_side else None,
+                          plan, source if self._temporal is not None else None)
 
     def _output_frame_size(self, width: int, height: int) -> tuple[int, int]:
         width, height = self.plan.output_size or (width, height)
@@ -240,6 +245,7 @@ class VideoJob:
             kind, payload = self._get()
             if kind == "video":
                 result = payload.future.result()
+                result = replace(result, output=payload.plan.crop(result.output))
                 if self._temporal is not None:
                     result = replace(result, output=self._temporal(payload.engine_source,
                                                                    result.output))

@@ -12,11 +12,12 @@ import av
 import numpy as np
 
 from pix2pix_stream.media.errors import VideoWriteError
+from pix2pix_stream.media.geometry import ScalePolicy
 from pix2pix_stream.media.video_encode import (VideoEncoder, check_container, check_video_encoder,
                                                video_encoder_for)
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import VideoOutputError
-from pix2pix_stream.server.translate import check_output_size
+from pix2pix_stream.server.translate import check_output_size, scale_policy
 
 DEFAULT_CONTAINER = "mp4"
 log = logging.getLogger("pix2pix.server")
@@ -29,9 +30,11 @@ class VideoPlan:
     bit_rate: int
     output_size: tuple[int, int] | None  # None = the input's size
     side_by_side: bool
+    scale: ScalePolicy = ScalePolicy()  # the compute-size policy (media.geometry)
 
 
-def plan_video(config: pb.VideoConfig, max_pixels: int) -> VideoPlan:
+def plan_video(config: pb.VideoConfig, max_pixels: int,
+               default_scale: ScalePolicy = ScalePolicy()) -> VideoPlan:
     """Checks a VideoConfig before any byte is decoded; no codec picks the container's."""
     container = config.container or DEFAULT_CONTAINER
     codec = config.codec or video_encoder_for(container)
@@ -42,7 +45,8 @@ def plan_video(config: pb.VideoConfig, max_pixels: int) -> VideoPlan:
         raise VideoOutputError(str(exc)) from None
     check_output_size(config.output_width, config.output_height, max_pixels)
     size = (config.output_width, config.output_height) if config.output_width else None
-    return VideoPlan(codec, container, config.bit_rate, size, config.side_by_side)
+    return VideoPlan(codec, container, config.bit_rate, size, config.side_by_side,
+                     scale_policy(config.scale, default_scale))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The interface between the server and whatever runs a generator.
 
 The server only ever sees ``Backend``: ``infer(uint8 [N, H, W, 3]) -> uint8 [N, H, W, 3]`` and
-``info``. Each implementation lives in its own module under ``engines/runtime/backends/`` and does its
+``info``. H and W are any size ``metadata.geometry`` allows (only input_height x input_width for
+engines exported before dynamic sizes). Each implementation lives in its own module under ``engines/runtime/backends/`` and does its
 heavy imports (onnxruntime, torch, openvino, tensorrt) inside that module, which
 ``pix2pix_stream.engines.runtime.registry.load_backend`` imports only when that backend is chosen.
 """
@@ -20,8 +21,8 @@ from pix2pix_stream.engines.runtime.metadata import EngineMetadata
 class BackendInfo:
     name: str           # the engine's name
     backend: str        # "onnxruntime", "torch", "openvino", "tensorrt", ...
-    input_width: int
-    input_height: int
+    input_width: int    # the default (trained) size; dynamic engines take any size their
+    input_height: int   # metadata.geometry allows
     max_batch: int      # the largest N infer() accepts in one call
     precision: str      # "fp32", "fp16", "bf16", "int8"
     device: str = "cpu"
@@ -61,15 +62,15 @@ class Backend(abc.ABC):
         return np.concatenate([self._run(batch[i:i + step]) for i in range(0, len(batch), step)])
 
     def check_batch(self, batch: np.ndarray) -> np.ndarray:
-        info = self.info
-        expected = (info.input_height, info.input_width, 3)
+        info, geometry = self.info, self.metadata.geometry
         if not isinstance(batch, np.ndarray):
             raise InputError(f"{info.name}: expected a numpy array, got {type(batch).__name__}")
         if batch.dtype != np.uint8:
             raise InputError(f"{info.name}: expected dtype uint8, got {batch.dtype}")
-        if batch.ndim != 4 or batch.shape[1:] != expected or batch.shape[0] < 1:
-            raise InputError(f"{info.name}: expected shape [N, {expected[0]}, {expected[1]}, 3], "
-                             f"got {list(batch.shape)}")
+        if batch.ndim != 4 or batch.shape[3] != 3 or batch.shape[0] < 1 \
+                or not geometry.allows(batch.shape[1], batch.shape[2]):
+            raise InputError(f"{info.name}: expected frames [N, H, W, 3] of a size this engine "
+                             f"takes ({geometry.describe()}), got {list(batch.shape)}")
         return np.ascontiguousarray(batch)
 
     def close(self) -> None:

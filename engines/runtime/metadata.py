@@ -1,6 +1,7 @@
 """engine.json: what a server needs to know about an engine without loading it.
 
-An engine directory holds ``model.onnx`` (uint8 NHWC RGB in, uint8 NHWC RGB out, dynamic batch),
+An engine directory holds ``model.onnx`` (uint8 NHWC RGB in, uint8 NHWC RGB out, dynamic batch;
+dynamic height and width when engine.json has ``size_multiple``),
 ``engine.json`` (this file's schema), ``README.md`` (model card) and optional extra artifacts
 that particular backends load (fp16 ONNX, TensorRT plans, ...), each listed in ``artifacts``.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from pix2pix_stream.engines.runtime.errors import CorruptEngineError, EngineNotFoundError
 from pix2pix_stream.engines.runtime.integrity import check_fields
+from pix2pix_stream.media.geometry import DEFAULT_MAX_SIZE, EngineGeometry
 from pix2pix_stream.media.transforms import InputTransform
 
 ENGINE_JSON = "engine.json"
@@ -46,13 +48,40 @@ class EngineMetadata:
     versions: dict[str, str] = field(default_factory=dict)   # torch / onnx / exporter versions
     created: str = ""                                        # ISO 8601, UTC
     format_version: int = FORMAT_VERSION
+    # Geometry (media.geometry). Absent in engines exported before dynamic sizes: those read as
+    # fixed-size engines at input_width x input_height. input_width/height is then the default
+    # (trained) size. min_size / max_size are [height, width].
+    size_multiple: int | None = None                         # 2**depth of the U-Net
+    min_size: list[int] | None = None                        # default [multiple, multiple]
+    max_size: list[int] | None = None                        # default [2176, 3840]
+    trained_size: dict[str, Any] | None = None               # load_size, crop_size, source_aspect
 
     @property
     def transform(self) -> InputTransform:
         return InputTransform.from_dict(self.input_transform)
 
+    @property
+    def is_dynamic(self) -> bool:
+        """Whether the graph takes any allowed height and width (not only input_height x width)."""
+        return bool(self.size_multiple)
+
+    @property
+    def geometry(self) -> EngineGeometry:
+        """The sizes this engine accepts and its crop size, for media.geometry.plan_compute."""
+        if not self.is_dynamic:
+            return EngineGeometry.fixed_size(self.input_width, self.input_height)
+        m = int(self.size_multiple)
+        crop = (self.trained_size or {}).get("crop_size") or min(self.input_width, self.input_height)
+        return EngineGeometry(size_multiple=m, crop_size=int(crop),
+                              min_size=tuple(self.min_size or (m, m)),
+                              max_size=tuple(self.max_size or DEFAULT_MAX_SIZE))
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.is_dynamic:  # an older engine's engine.json stays as it was
+            for key in ("size_multiple", "min_size", "max_size", "trained_size"):
+                data.pop(key)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "EngineMetadata":

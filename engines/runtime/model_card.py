@@ -23,6 +23,17 @@ _TRAINING_LABELS = {
 }
 
 
+def _input_line(meta: EngineMetadata) -> str:
+    if not meta.is_dynamic:
+        return (f"- Input: uint8 RGB frames, `[N, {meta.input_height}, {meta.input_width}, 3]` "
+                "(NHWC), any batch size N. Output: the same shape and type.")
+    geometry = meta.geometry
+    return (f"- Input: uint8 RGB frames, `[N, H, W, 3]` (NHWC), any batch size N, H and W "
+            f"{geometry.describe()} (trained at crop size {geometry.crop_size}; "
+            f"{meta.input_width}x{meta.input_height} by default). Output: the same shape and "
+            "type. Servers scale frames to a size it takes (media.geometry).")
+
+
 def _training_lines(training: dict) -> list[str]:
     if not training:
         return ["- not recorded (exported from weights without a training summary)"]
@@ -67,8 +78,7 @@ def render_model_card(meta: EngineMetadata) -> str:
         "",
         "## Use",
         "",
-        f"- Input: uint8 RGB frames, `[N, {meta.input_height}, {meta.input_width}, 3]` (NHWC), "
-        "any batch size N. Output: the same shape and type.",
+        _input_line(meta),
         f"- Input transform applied to each frame before the model: {t_text}.",
         f"- Direction: {meta.direction}.",
         "- List the engines of a folder with their metadata: `pix2pix-export --list FOLDER`.",
@@ -97,7 +107,10 @@ def render_model_card(meta: EngineMetadata) -> str:
         "",
         "- A pix2pix generator only knows the kind of input it was trained on; other inputs give "
         "plausible-looking but meaningless output.",
-        "- Frames of another size must be resized to the input size above before inference.",
+        ("- Frames of other sizes are scaled (aspect kept) and padded to a size it takes; edges "
+         "and textures far from the training scale give weaker results."
+         if meta.is_dynamic else
+         "- Frames of another size must be resized to the input size above before inference."),
         "",
     ]
     return "\n".join(lines)

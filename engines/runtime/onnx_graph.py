@@ -47,22 +47,36 @@ def _dims(value_info) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in shape.dim]
 
 
+def _fixed(dim) -> bool:
+    return isinstance(dim, (int, np.integer)) and dim > 0
+
+
 def check_io(io: dict, meta: EngineMetadata, source: str) -> None:
     """``io`` maps "input"/"output" to (dtype name, dims) as a runtime reports them; raises
-    MetadataMismatchError naming what disagrees with engine.json. Dims may be symbolic (str or
-    None) for the batch axis only."""
+    MetadataMismatchError naming what disagrees with engine.json. The batch axis must be
+    symbolic (str or None); height and width must be symbolic for an engine.json with
+    ``size_multiple`` (dynamic sizes) and equal input_height x input_width otherwise (a graph
+    with symbolic height and width may serve a fixed-size engine.json: it takes that size too)."""
     expected = [meta.input_height, meta.input_width, 3]
     for role, (dtype, dims) in io.items():
         if dtype != "uint8":
             raise MetadataMismatchError(f"{source}: {role} dtype is {dtype}, engine.json promises uint8")
-        if len(dims) != 4 or [int(d) if isinstance(d, (int, np.integer)) and d > 0 else d
-                              for d in dims[1:]] != expected:
+        if len(dims) != 4 or not _channels_and_size_fit(dims, expected, meta.is_dynamic):
+            wanted = "[N, H, W, 3] with dynamic H and W" if meta.is_dynamic else \
+                f"[N, {expected[0]}, {expected[1]}, 3]"
             raise MetadataMismatchError(
-                f"{source}: {role} shape is {list(dims)}, engine.json says [N, {expected[0]}, "
-                f"{expected[1]}, 3] ({meta.name})")
-        if isinstance(dims[0], (int, np.integer)) and dims[0] > 0:
+                f"{source}: {role} shape is {list(dims)}, engine.json says {wanted} ({meta.name})")
+        if _fixed(dims[0]):
             raise MetadataMismatchError(f"{source}: {role} has a fixed batch of {dims[0]}; engines "
                                         "need a dynamic batch axis")
+
+
+def _channels_and_size_fit(dims, expected: list[int], dynamic: bool) -> bool:
+    if not _fixed(dims[3]) or int(dims[3]) != 3:
+        return False
+    if dynamic:
+        return not _fixed(dims[1]) and not _fixed(dims[2])
+    return all(not _fixed(d) or int(d) == e for d, e in zip(dims[1:3], expected[:2]))
 
 
 def onnx_io(model) -> dict:

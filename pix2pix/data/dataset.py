@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pix2pix_stream.media.transforms import InputTransform
-from pix2pix_stream.pix2pix.data.jitter import Jitter, default_load_size, resize
+from pix2pix_stream.pix2pix.data.jitter import Jitter, centre_crop, default_load_size
 from pix2pix_stream.pix2pix.data.sources import open_source, resolve_data
 from pix2pix_stream.pix2pix.errors import ConfigError, EmptyDatasetError
 
@@ -91,27 +91,27 @@ class PairDataset(Dataset):
 
     def images(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """(input, target) uint8 RGB at the crop size, after jitter and the input transform."""
-        return self._images_of(self.indices[i], self._jitter_params(self.indices[i]))
+        inp, target, _ = self._images_of(self.indices[i])
+        return inp, target
 
-    def _jitter_params(self, index: int):
-        if self.jitter is None:
-            return None
-        return self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]))
-
-    def _images_of(self, index: int, params) -> tuple[np.ndarray, np.ndarray]:
+    def _images_of(self, index: int, params=None) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(input, target, jitter params). The params are drawn for this source's shape (the
+        aspect ratio is kept) unless given: a frame's predecessor reuses its frame's."""
         src, target = self.source[index]
-        if params is not None:
+        if self.jitter is not None:
+            if params is None:
+                params = self.jitter.sample(np.random.default_rng([self.seed, self.epoch, index]),
+                                            src.shape)
             src, target = self.jitter.apply(src, params), self.jitter.apply(target, params)
         else:
-            src, target = resize(src, self.crop_size), resize(target, self.crop_size)
-        # The transform runs on the final crop, as the server runs it on frames resized to the
-        # engine's input size: edges are detected at the resolution the generator sees.
-        return self.transform(np.ascontiguousarray(src)), target
+            src, target = centre_crop(src, self.crop_size), centre_crop(target, self.crop_size)
+        # The transform runs on the final crop, as the server runs it on frames scaled to their
+        # compute size (media.geometry): edges are detected at the scale the generator sees.
+        return self.transform(np.ascontiguousarray(src)), target, params
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         index = self.indices[i]
-        params = self._jitter_params(index)
-        inp, target = self._images_of(index, params)
+        inp, target, params = self._images_of(index)
         item = {"input": to_tensor(inp), "target": to_tensor(target), "index": index}
         if self.flows is not None:
             item.update(self._previous_frame(index, params))
@@ -122,7 +122,7 @@ class PairDataset(Dataset):
         jitter, and the flow between the two targets."""
         from pix2pix_stream.pix2pix.data.temporal import flow_tensors, jitter_flow
         previous = index - 1 if index - 1 in self._index_set else index
-        prev_input, _ = self._images_of(previous, params)
+        prev_input, _, _ = self._images_of(previous, params)
         flow, mask = jitter_flow(*self.flows.get(index, previous), params, self.crop_size)
         return {"prev_input": to_tensor(prev_input), **flow_tensors(flow, mask)}
 

@@ -12,12 +12,13 @@ VIDEO_SUFFIXES = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpe
 
 def decode_frames(path: Path, size: int, *, stride: int = 1, max_frames: int | None = None
                   ) -> np.ndarray:
-    """Every ``stride``-th frame, upright, resized to ``size`` x ``size`` (the square the
-    training pipeline resizes to anyway), as uint8 RGB [N, size, size, 3]. Frames are kept small
-    so that a long clip fits in memory; ``max_frames`` caps how many are kept."""
+    """Every ``stride``-th frame with its short side resized to ``size`` (the load size the
+    training pipeline resizes to anyway; the aspect ratio is kept), as uint8 RGB [N, H, W, 3].
+    Frames are kept small so that a long clip fits in memory; ``max_frames`` caps how many are
+    kept."""
     # PyAV and OpenCV only when a video is actually the training data
     from pix2pix_stream.media.errors import NoVideoStreamError, VideoDecodeError, VideoOpenError
-    from pix2pix_stream.media.resize import resize
+    from pix2pix_stream.media.geometry import resize_short_side
     from pix2pix_stream.media.video_decode import VideoDecoder
 
     try:
@@ -32,7 +33,7 @@ def decode_frames(path: Path, size: int, *, stride: int = 1, max_frames: int | N
             for frame in decoder.frames():
                 if frame.index % stride:
                     continue
-                frames.append(resize(frame.rgb, size, size))
+                frames.append(resize_short_side(frame.rgb, size))
                 if max_frames is not None and len(frames) >= max_frames:
                     break
         except VideoDecodeError as exc:

@@ -126,7 +126,8 @@ def test_webcam_with_a_file_as_device_and_record(cli, tmp_path):
 
 def test_models_and_health(cli):
     code, out, _ = cli("models")
-    assert code == 0 and re.search(r"^tiny-canny +128x128 +canny", out, re.M), out
+    assert code == 0 and re.search(r"^tiny-canny +128x128 +x128 128x128\.\.3840x2176 +engine +canny",
+                                   out, re.M), out
     code, out, _ = cli("models", "--json")
     assert code == 0 and '"name": "tiny"' in out
     code, out, _ = cli("health")
@@ -239,3 +240,34 @@ def test_tls_flags(tiny_engines_root, tls_files, capsys):
         capsys.readouterr()
         assert main(["models", *base, "--tls-ca", str(tls_files[1].parent / "missing.pem")]) \
             == exit_codes.BAD_INPUT
+
+
+def test_scale_reaches_the_server_from_every_subcommand(cli, tmp_path, address):
+    """--scale native gives what the library gives with scale="native", which differs from the
+    default (engine) scale; a bad value is a usage error."""
+    import numpy as np
+
+    from pix2pix_stream.client.sync_client import TranslatorClient
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    image = drawn_frame(5, 200, 120)
+    cv2.imwrite(str(folder / "a.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    code, _, err = cli("images", str(folder), str(tmp_path / "out"), "--model", "tiny",
+                       "--scale", "native")
+    assert code == 0, err
+    written = cv2.cvtColor(cv2.imread(str(tmp_path / "out" / "a.png")), cv2.COLOR_BGR2RGB)
+    with TranslatorClient(address) as client:
+        native = client.translate_image(image, model="tiny", scale="native")
+        engine = client.translate_image(image, model="tiny")
+    assert np.array_equal(written, native) and not np.array_equal(native, engine)
+    clip = make_clip(tmp_path / "in.mp4", frames=4, width=200, height=120, audio=False)
+    for extra in ([], ["--server-decode"]):
+        out = tmp_path / f"out{len(extra)}.mp4"
+        code, _, err = cli("video", str(clip), str(out), "--model", "tiny", "--scale", "160",
+                           *extra)
+        assert code == 0, err
+        assert (probe(out)["width"], probe(out)["height"], probe(out)["frames"]) == (200, 120, 4)
+    with pytest.raises(SystemExit) as exit_info:
+        cli("images", str(folder), str(tmp_path / "out"), "--model", "tiny", "--scale", "big")
+    assert exit_info.value.code == 2

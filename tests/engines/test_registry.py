@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import onnx
 import pytest
 
 from pix2pix_stream.engines.runtime import registry
@@ -56,7 +57,8 @@ def test_auto_falls_back_when_a_backend_is_unavailable(tiny_engine_dir, monkeypa
 
 @pytest.mark.parametrize("batch, problem", [
     (np.zeros((1, 128, 128, 3), np.float32), "dtype uint8"),
-    (np.zeros((1, 64, 64, 3), np.uint8), r"\[N, 128, 128, 3\]"),
+    (np.zeros((1, 64, 64, 3), np.uint8), r"multiples of 128 .* got \[1, 64, 64, 3\]"),
+    (np.zeros((1, 128, 200, 3), np.uint8), r"multiples of 128"),
     (np.zeros((128, 128, 3), np.uint8), r"got \[128, 128, 3\]"),
     (np.zeros((0, 128, 128, 3), np.uint8), r"got \[0, 128, 128, 3\]"),
     ([[0]], "numpy array"),
@@ -92,10 +94,25 @@ def test_corrupt_engine_json(engine_copy):
         load_backend(engine_copy, "onnxruntime")
 
 
+def _fix_graph_size(engine_dir, height: int, width: int) -> None:
+    """Declares model.onnx's input and output [batch, height, width, 3], as engines exported
+    before dynamic sizes were."""
+    model = onnx.load(str(engine_dir / "model.onnx"))
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        dims[1].dim_value, dims[2].dim_value = height, width
+    onnx.save(model, str(engine_dir / "model.onnx"))
+
+
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
 def test_metadata_that_does_not_match_the_graph(engine_copy, backend):
-    write_metadata(engine_copy, read_metadata(engine_copy).with_changes(input_width=256))
+    _fix_graph_size(engine_copy, 128, 128)
+    meta = read_metadata(engine_copy)
+    write_metadata(engine_copy, meta.with_changes(size_multiple=None, input_width=256))
     with pytest.raises(MetadataMismatchError, match=r"\[N, 128, 256, 3\]"):
+        load_backend(engine_copy, backend)
+    write_metadata(engine_copy, meta)  # dynamic engine.json, fixed-size graph
+    with pytest.raises(MetadataMismatchError, match="dynamic H and W"):
         load_backend(engine_copy, backend)
 
 

@@ -110,3 +110,27 @@ def stall_inference(running, model: str, seconds: float = 2.0) -> threading.Even
     stalling = threading.Event()
     backend.infer = stalled
     return stalling
+
+
+def reference_translation(backend, pixels: np.ndarray, scaled: tuple[int, int],
+                          padded: tuple[int, int], size: tuple[int, int] | None = None,
+                          transform=None) -> np.ndarray:
+    """What a server should answer, computed without media.geometry: ``pixels`` resized to
+    ``scaled`` (width, height; area filter to shrink, bilinear to enlarge), transformed,
+    mirror-padded on the right and bottom to ``padded``, run through ``backend``, the padding
+    cut off, and resized to ``size`` (default: the input's)."""
+    import cv2
+
+    def resize(image, width, height):
+        if image.shape[1::-1] == (width, height):
+            return image
+        shrink = width * height < image.shape[0] * image.shape[1]
+        return cv2.resize(image, (width, height),
+                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    x = resize(pixels, *scaled)
+    if transform is not None:
+        x = transform(x)
+    x = np.pad(x, ((0, padded[1] - scaled[1]), (0, padded[0] - scaled[0]), (0, 0)), mode="reflect")
+    out = backend.infer(x[None])[0][:scaled[1], :scaled[0]]
+    return resize(out, *(size or pixels.shape[1::-1]))

@@ -18,9 +18,12 @@ class RecordingBackend(Backend):
     """Adds 1 to every pixel and records each batch size; optionally slow or failing."""
 
     def __init__(self, max_batch: int = 8, delay_s: float = 0.0, fail: bool = False):
-        super().__init__(EngineMetadata(name="fake", input_width=4, input_height=4))
+        # A dynamic-size engine: any multiple of 4 (as media.geometry's compute sizes are).
+        super().__init__(EngineMetadata(name="fake", input_width=4, input_height=4,
+                                        size_multiple=4, min_size=[4, 4]))
         self._info = BackendInfo("fake", "fake", 4, 4, max_batch, "fp32")
         self.batches: list[int] = []
+        self.shapes: list[tuple] = []  # (height, width) of each batch
         self.delay_s = delay_s
         self.fail = fail
         self.started = threading.Event()
@@ -32,14 +35,15 @@ class RecordingBackend(Backend):
     def _run(self, batch):
         self.started.set()
         self.batches.append(len(batch))
+        self.shapes.append(batch.shape[1:3])
         time.sleep(self.delay_s)
         if self.fail:
             raise RuntimeError("device lost")
         return batch + 1
 
 
-def frame(value: int) -> np.ndarray:
-    return np.full((4, 4, 3), value, np.uint8)
+def frame(value: int, height: int = 4, width: int = 4) -> np.ndarray:
+    return np.full((height, width, 3), value, np.uint8)
 
 
 @pytest.fixture
@@ -129,3 +133,34 @@ def test_max_batch_is_capped_by_the_backend():
     batcher = Batcher(RecordingBackend(max_batch=2), max_batch=8, max_delay_s=0.0)
     assert batcher.max_batch == 2
     batcher.close()
+
+
+def test_only_frames_of_one_compute_size_share_a_batch(make_batcher):
+    backend = RecordingBackend(delay_s=0.05)
+    batcher = make_batcher(backend)
+    first = batcher.submit(frame(0))
+    backend.started.wait(5)  # the worker is busy: frames of two sizes pile up, interleaved
+    sizes = [(4, 8), (8, 4), (4, 8), (8, 4), (4, 8)]
+    futures = [batcher.submit(frame(v, *size)) for v, size in enumerate(sizes, start=1)]
+    results = [f.result(5) for f in futures]
+    first.result(5)
+    assert [r.output.shape[:2] for r in results] == sizes
+    assert [int(r.output[0, 0, 0]) for r in results] == [2, 3, 4, 5, 6]
+    # the oldest size first, each batch one size only
+    assert list(zip(backend.shapes, backend.batches)) == [((4, 4), 1), ((4, 8), 3), ((8, 4), 2)]
+
+
+def test_a_frame_of_another_size_does_not_wait_for_frames_on_their_way(make_batcher):
+    """A queued frame of another size means the engine has work: the due batch runs at once
+    instead of holding out (up to max_delay) for more frames of its own size."""
+    backend = RecordingBackend(delay_s=0.05)
+    batcher = make_batcher(backend, max_delay_s=1.0)
+    busy = batcher.submit(frame(0))
+    backend.started.wait(5)
+    coming = batcher.reserve()  # another stream is decoding a frame
+    wide, tall = batcher.submit(frame(1, 4, 8)), batcher.submit(frame(2, 8, 4))
+    busy.result(5)
+    assert wide.result(5).queue_s < 0.5
+    coming.cancel()
+    assert tall.result(5).queue_s < 0.5
+    assert backend.shapes == [(4, 4), (4, 8), (8, 4)]

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"token": " "}, "token"),
     ({"metrics_port": 70000}, "metrics_port"),
     ({"inflight_per_stream": 0}, "inflight_per_stream"),
+    ({"scale": "wide"}, "scale must be"),
 ])
 def test_config_refuses_settings_that_cannot_work(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -41,6 +42,30 @@ def test_cli_flags_build_the_config(monkeypatch):
     assert (cfg.address, cfg.backend, cfg.max_batch, cfg.max_delay_ms) == \
         ("[::]:0", "onnxruntime", 4, 2.5)
     assert (cfg.metrics_port, cfg.inflight_per_stream, cfg.token) == (9100, 6, "from-env")
+
+
+def test_cli_takes_human_sizes_and_a_scale_policy():
+    """The README's synopsis: --max-message-bytes 32MiB --max-pixels 4096x2160."""
+    args = build_parser().parse_args(["--engines", "e", "--max-message-bytes", "32MiB",
+                                      "--max-pixels", "4096x2160", "--max-video-bytes", "1.5GB",
+                                      "--scale", "native"])
+    cfg = config_from_args(args)
+    assert (cfg.max_message_bytes, cfg.max_pixels, cfg.max_video_bytes) == \
+        (32 * 1024**2, 4096 * 2160, 1_500_000_000)
+    assert cfg.scale == "native"
+    plain = config_from_args(build_parser().parse_args(
+        ["--engines", "e", "--max-message-bytes", "1048576", "--max-pixels", "921600",
+         "--scale", "384"]))
+    assert (plain.max_message_bytes, plain.max_pixels, plain.scale) == (1048576, 921600, "384")
+    assert config_from_args(build_parser().parse_args(["--engines", "e"])).scale == "engine"
+
+
+@pytest.mark.parametrize("flag, value", [("--max-message-bytes", "32 parsecs"),
+                                         ("--max-pixels", "4096by2160"), ("--scale", "x2")])
+def test_cli_refuses_sizes_it_cannot_read(flag, value, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--engines", "e", flag, value])
+    assert flag in capsys.readouterr().err
 
 
 def serve(*args: str) -> subprocess.Popen:

@@ -40,6 +40,10 @@ def test_list_models_reports_the_loaded_engines(stub):
     assert canny.input_transform == "canny"
     assert json.loads(canny.input_transform_params) == {"low": 50, "high": 150}
     assert json.loads(tiny.metadata_json)["name"] == "tiny"
+    # geometry: any multiple of 128 from 128x128 to 3840x2176, crop size 128, the default policy
+    assert (tiny.size_multiple, tiny.min_width, tiny.min_height, tiny.max_width,
+            tiny.max_height, tiny.crop_size, tiny.scale) == (128, 128, 128, 3840, 2176, 128,
+                                                             "engine")
 
 
 def test_health_is_serving_overall_per_service_and_per_model(server):

@@ -10,7 +10,7 @@ import pytest
 from pix2pix_stream.media.transforms import InputTransform
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
-from tests.server.helpers import (channel_stub, config, decode_reply, drawn_frames, encoded, frame,
+from tests.server.helpers import (reference_translation, channel_stub, config, decode_reply, drawn_frames, encoded, frame,
                                   jpeg_image, metric, png_image, raw_image, raw_requests, scrape)
 
 
@@ -66,7 +66,8 @@ def test_replies_come_back_at_the_input_size_or_the_requested_one(stub, tiny_bac
     pixels = drawn_frames(1, width=96, height=64)[0]
     [same] = stub.Translate(iter([config(), frame(0, raw_image(pixels))]))
     assert decode_reply(same).shape == (64, 96, 3)
-    expected = images.resize(backend_output(tiny_backend, images.resize(pixels, 128, 128)), 96, 64)
+    # engine scale: short side 64 -> the crop size 128, aspect kept (192x128), padded to 256x128
+    expected = reference_translation(tiny_backend, pixels, (192, 128), (256, 128))
     assert np.array_equal(decode_reply(same), expected)
     [sized] = stub.Translate(iter([config(output_width=50, output_height=30),
                                    frame(0, raw_image(pixels))]))

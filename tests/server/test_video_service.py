@@ -13,6 +13,7 @@ import pytest
 from pix2pix_stream.server import images
 from pix2pix_stream.media.synthetic import make_clip, probe
 from tests.server.video_calls import translate_video
+from tests.server.helpers import reference_translation
 
 
 def remux(src: Path, dst: Path, **options) -> Path:
@@ -60,7 +61,8 @@ def test_frames_are_the_engine_output_in_order_with_the_input_timestamps(stub, t
                    for f in out.decode(video=0)]
     assert [t for t, _ in outputs] == [t for t, _ in sources]
     for (_, source), (_, y_plane) in zip(sources, outputs):  # ffv1 is lossless
-        expected = images.resize(tiny_backend.infer(images.resize(source, 128, 128)[None])[0], 64, 48)
+        # engine scale: 64x48 -> 171x128, padded to 256x128
+        expected = reference_translation(tiny_backend, source, (171, 128), (256, 128))
         assert np.array_equal(y_plane, luma(expected))
     assert not probe(out_path)["has_audio"]
 

@@ -195,3 +195,20 @@ def test_explicit_mode_also_looks_into_a_lone_train_folder(tmp_path):
     assert spec.paths == (tmp_path / "set" / "train",)
     train, _ = build_datasets(DataConfig(str(tmp_path / "set"), mode="aligned", val_fraction=0))
     assert len(train) == 2
+
+
+def test_non_square_sources_keep_their_aspect_ratio():
+    """Short side to the load size, long side following, random crop anywhere along both: a
+    200x100 source loads at 286x143 and is never squashed into a square."""
+    from pix2pix_stream.pix2pix.data.jitter import centre_crop, resize_to
+
+    jitter = Jitter(143, 128)
+    image = np.random.default_rng(1).integers(0, 256, (100, 200, 3), dtype=np.uint8)
+    assert jitter.loaded_size(image.shape) == (286, 143)
+    rng = np.random.default_rng(0)
+    params = [jitter.sample(rng, image.shape) for _ in range(200)]
+    assert max(p.x for p in params) > 100 and all(p.x <= 158 and p.y <= 15 for p in params)
+    p = next(p for p in params if not p.flip)
+    loaded = resize_to(image, 286, 143)
+    assert np.array_equal(jitter.apply(image, p), loaded[p.y:p.y + 128, p.x:p.x + 128])
+    assert np.array_equal(centre_crop(image, 128), resize_to(image, 256, 128)[:, 64:192])

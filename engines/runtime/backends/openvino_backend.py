@@ -1,7 +1,12 @@
 """OpenVINO backend (CPU): compiles model.onnx directly. On CPUs with native bf16 it asks for
-bf16 inference (OpenVINO's own default there); ``precision="fp32"`` forces fp32."""
+bf16 inference (OpenVINO's own default there); ``precision="fp32"`` forces fp32.
+
+A dynamic-size engine is compiled once per frame size (the graph reshaped to that height and
+width, batch left dynamic): static spatial shapes let the CPU plugin pick its kernels and
+memory layout ahead of time. The last few compiled sizes are kept."""
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +21,8 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise BackendUnavailableError("the openvino backend needs the openvino package "
                                   "(pip install pix2pix-stream[openvino])") from exc
+
+COMPILED_SIZES_KEPT = 4  # a server sees few frame sizes at once; each compiled model costs memory
 
 
 def _supports_bf16(core) -> bool:
@@ -54,19 +61,39 @@ class OpenVinoBackend(Backend):
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
-            model = core.read_model(str(path))
-            check_io({"input": _port_io(model.inputs[0]), "output": _port_io(model.outputs[0])},
-                     metadata, str(path))
-            self._compiled = core.compile_model(model, "CPU", config)
+            self._model = core.read_model(str(path))
+            check_io({"input": _port_io(self._model.inputs[0]),
+                      "output": _port_io(self._model.outputs[0])}, metadata, str(path))
         except RuntimeError as exc:
             raise CorruptEngineError(f"OpenVINO cannot load {path}: {exc}") from exc
-        self._request = self._compiled.create_infer_request()
+        self._core, self._config, self._path = core, config, path
+        self._requests: OrderedDict = OrderedDict()  # (height, width) -> infer request
+        self._request_for(metadata.input_height, metadata.input_width)  # fail now, not later
         self._info = self.describe("openvino", max_batch, precision)
 
+    def _request_for(self, height: int, width: int):
+        key = (height, width)
+        if key in self._requests:
+            self._requests.move_to_end(key)
+            return self._requests[key]
+        model = self._model.clone()
+        if self.metadata.is_dynamic:
+            model.reshape({model.inputs[0]: ov.PartialShape([-1, height, width, 3])})
+        try:
+            request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
+        except RuntimeError as exc:
+            raise CorruptEngineError(f"OpenVINO cannot compile {self._path} for {width}x{height}: "
+                                     f"{exc}") from exc
+        self._requests[key] = request
+        while len(self._requests) > COMPILED_SIZES_KEPT:
+            self._requests.popitem(last=False)
+        return request
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        self._request.infer({0: batch})
-        return self._request.get_output_tensor(0).data.copy()
+        request = self._request_for(batch.shape[1], batch.shape[2])
+        request.infer({0: batch})
+        return request.get_output_tensor(0).data.copy()
 
     def close(self) -> None:
-        self._request = None
-        self._compiled = None
+        self._requests.clear()
+        self._model = None
