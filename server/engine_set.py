@@ -6,7 +6,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from pix2pix_stream.engines.runtime.backend import Backend
 from pix2pix_stream.engines.runtime.metadata import EngineMetadata
