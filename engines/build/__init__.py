@@ -1,0 +1,1 @@
+"""Build time: export checkpoints to engine directories, quantize, import official weights."""
