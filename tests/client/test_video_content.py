@@ -21,7 +21,6 @@ import pytest
 from pix2pix_stream.client import AsyncTranslatorClient, TranslatorClient
 from pix2pix_stream.client.cli import main as client_cli
 from pix2pix_stream.media.synthetic import make_clip
-from tests.conftest import TINY_ENGINE_SIZE
 
 WIDTH, HEIGHT = 64, 48
 MATROSKA_TICK_S = 0.001  # Matroska stores times in milliseconds
@@ -37,20 +36,18 @@ def source(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def expected(source, tiny_engine_dir) -> list[tuple[Fraction, np.ndarray]]:
     """(time, RGB) of the engine's translation of every input frame, computed here: the input
-    resized to the engine's size the way the server does it, run alone, resized back."""
-    import cv2
-
+    brought to its compute size by the server's default policy (media.geometry, whose own tests
+    check it against an independent reference), run alone, cropped and resized back."""
+    from pix2pix_stream.engines.runtime.metadata import read_metadata
     from pix2pix_stream.engines.runtime.registry import load_backend
+    from pix2pix_stream.media.geometry import plan_compute
 
-    def resize(image, width, height):  # the server's rule: area when shrinking, else linear
-        shrinking = width * height < image.shape[1] * image.shape[0]
-        return cv2.resize(image, (width, height),
-                          interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-
+    geometry = read_metadata(tiny_engine_dir).geometry
+    plan = plan_compute(WIDTH, HEIGHT, "engine", geometry)
     with load_backend(tiny_engine_dir, "onnxruntime") as backend, av.open(str(source)) as clip:
         return [(frame.pts * frame.time_base,
-                 resize(backend.infer(resize(frame.to_ndarray(format="rgb24"), TINY_ENGINE_SIZE,
-                                             TINY_ENGINE_SIZE)[None])[0], WIDTH, HEIGHT))
+                 plan.finish(backend.infer(plan.prepare(frame.to_ndarray(format="rgb24"))[None])[0],
+                             (WIDTH, HEIGHT)))
                 for frame in clip.decode(video=0)]
 
 

@@ -44,9 +44,11 @@ def test_the_fp16_graph_goes_to_tensorrt_with_the_profile(engine, gpu_session):
     assert gpu_session["path"].endswith("model.fp16.onnx") and backend.info.precision == "fp16"
     trt = gpu_session["options"]["TensorrtExecutionProvider"]
     assert trt["trt_fp16_enable"] == "False"  # strongly typed: precision from the graph
+    # The tiny engine takes any multiple of 128: min one multiple, opt the 16:9 compute size
+    # (128 x 227 rounded up to 128 x 256), max 1088x1920 rounded up to the multiple.
     assert trt["trt_profile_min_shapes"] == "frames:1x128x128x3"
-    assert trt["trt_profile_opt_shapes"] == "frames:8x128x128x3"
-    assert trt["trt_profile_max_shapes"] == "frames:16x128x128x3"
+    assert trt["trt_profile_opt_shapes"] == "frames:8x128x256x3"
+    assert trt["trt_profile_max_shapes"] == "frames:16x1152x1920x3"
     assert gpu_session["options"]["CUDAExecutionProvider"] == {}
 
 
@@ -55,7 +57,7 @@ def test_without_an_fp16_graph_tensorrt_builds_fp16_from_the_fp32_one(engine, gp
     assert gpu_session["path"].endswith("model.onnx")
     trt = gpu_session["options"]["TensorrtExecutionProvider"]
     assert trt["trt_fp16_enable"] == "True"
-    assert trt["trt_profile_opt_shapes"] == "frames:4x128x128x3"
+    assert trt["trt_profile_opt_shapes"] == "frames:4x128x256x3"
     assert backend.info.precision == "fp32"  # the session ended on the CPU provider
 
 

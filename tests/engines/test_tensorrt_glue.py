@@ -254,17 +254,17 @@ def test_a_plan_whose_profile_disagrees_with_its_record_is_refused_at_load(fake_
 
 @pytest.fixture
 def any_size_engine(engine, monkeypatch):
-    """The tiny engine with engine.json's geometry fields (multiple 64, trained at 128), added on
-    reading: this branch's EngineMetadata may not carry them yet (the shared contract)."""
+    """The tiny engine read with other geometry fields (multiple 64, trained at 128), so the
+    profile's numbers differ from the engine's own defaults."""
     import pix2pix_stream.engines.runtime.metadata as metadata
 
     real = metadata.read_metadata
 
     def with_geometry(engine_dir):
         meta = real(engine_dir)
-        return types.SimpleNamespace(**{
-            **meta.to_dict(), "size_multiple": 64, "min_size": [64, 64], "max_size": [2176, 3840],
-            "trained_size": {"load_size": 143, "crop_size": 128, "source_aspect": None}})
+        return meta.with_changes(size_multiple=64, min_size=[64, 64], max_size=[2176, 3840],
+                                 trained_size={"load_size": 143, "crop_size": 128,
+                                               "source_aspect": None})
 
     for module in ("tensorrt_build", "registry"):
         monkeypatch.setattr(f"pix2pix_stream.engines.runtime.{module}.read_metadata", with_geometry)
