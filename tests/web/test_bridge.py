@@ -196,6 +196,8 @@ def test_the_page_recovers_when_the_server_comes_back(tiny_engines_root):
         await page.send_frame(2)
         # Frame 1 met the dead stream (dropped, and the page told) or waited for the new one.
         await page.until(lambda p: 2 in p.answered() and 1 in p.answered() | p.dropped())
+        # The health badge follows on its own poll, which may still hold the outage's answer.
+        await page.until(lambda p: p.last("health")["status"] == "SERVING", timeout_s=30)
 
     try:
         page = talk(web_config(address, model="tiny"), script)

@@ -36,7 +36,7 @@ def ctrl_c_with_a_page_open(web: Process, url: str) -> int:
             async with session.ws_connect(url + "ws") as ws:
                 await ws.receive(timeout=10)
                 web.popen.send_signal(signal.SIGINT)
-                return await asyncio.to_thread(web.popen.wait, 10)
+                return await asyncio.to_thread(web.popen.wait, 30)  # aiohttp alone waits 60 s
     return asyncio.run(main())
 
 
