@@ -1,4 +1,4 @@
-"""Test frames and the parity bar shared by the engines tests."""
+"""Test frames, the parity bar and graph edits shared by the engines tests."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,3 +20,15 @@ def assert_parity(got: np.ndarray, want: np.ndarray) -> None:
     diff = np.abs(got.astype(np.int16) - want.astype(np.int16))
     assert diff.max() <= 1, f"max difference {diff.max()} grey levels"
     assert (diff == 0).mean() >= 0.999, f"only {100 * (diff == 0).mean():.3f}% identical"
+
+
+def fix_graph_size(model_path, height: int, width: int) -> None:
+    """Declares the ONNX graph's input and output [batch, height, width, 3], as engines exported
+    before dynamic sizes were."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    for value in (*model.graph.input, *model.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        dims[1].dim_value, dims[2].dim_value = height, width
+    onnx.save(model, str(model_path))

@@ -15,7 +15,7 @@ from pix2pix_stream.engines.runtime.errors import ExportError, InputError
 from pix2pix_stream.engines.runtime.metadata import read_metadata
 from pix2pix_stream.engines.runtime.onnx_graph import sha256_file
 from pix2pix_stream.engines.runtime.registry import load_backend
-from tests.engines.pixels import assert_parity, psnr
+from tests.engines.pixels import assert_parity, fix_graph_size, psnr
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(128, 128), (128, 384), (256, 128)]  # (height, width): the trained square and two others
@@ -88,11 +88,7 @@ def test_fp16_keeps_the_quality_bar_at_more_than_one_size(tiny_engine_dir, tmp_p
 def _as_old_engine(engine: Path, size: int = 128) -> None:
     """Turns an engine into one exported before dynamic sizes: fixed graph dims, an engine.json
     without the geometry fields."""
-    model = onnx.load(str(engine / "model.onnx"))
-    for value in (*model.graph.input, *model.graph.output):
-        dims = value.type.tensor_type.shape.dim
-        dims[1].dim_value, dims[2].dim_value = size, size
-    onnx.save(model, str(engine / "model.onnx"))
+    fix_graph_size(engine / "model.onnx", size, size)
     data = json.loads((engine / "engine.json").read_text())
     for key in ("size_multiple", "min_size", "max_size", "trained_size"):
         del data[key]

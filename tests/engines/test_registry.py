@@ -5,7 +5,6 @@ import json
 import shutil
 
 import numpy as np
-import onnx
 import pytest
 
 from pix2pix_stream.engines.runtime import registry
@@ -13,6 +12,7 @@ from pix2pix_stream.engines.runtime.errors import (BackendUnavailableError, Corr
                             InputError, MetadataMismatchError)
 from pix2pix_stream.engines.runtime.metadata import read_metadata, write_metadata
 from pix2pix_stream.engines.runtime.registry import discover_engines, load_backend
+from tests.engines.pixels import fix_graph_size
 
 
 @pytest.fixture
@@ -95,16 +95,12 @@ def test_corrupt_engine_json(engine_copy):
 
 
 def _fix_graph_size(engine_dir, height: int, width: int) -> None:
-    """Declares model.onnx's input and output [batch, height, width, 3], as engines exported
-    before dynamic sizes were."""
-    model = onnx.load(str(engine_dir / "model.onnx"))
-    for value in (*model.graph.input, *model.graph.output):
-        dims = value.type.tensor_type.shape.dim
-        dims[1].dim_value, dims[2].dim_value = height, width
-    onnx.save(model, str(engine_dir / "model.onnx"))
+    """model.onnx declared fixed at height x width, with its new hash recorded (changed on
+    purpose, so the load-time sha256 check must not be what fails)."""
     from pix2pix_stream.engines.runtime.onnx_graph import sha256_file
 
-    meta = read_metadata(engine_dir)  # the graph changed on purpose: record its new hash
+    fix_graph_size(engine_dir / "model.onnx", height, width)
+    meta = read_metadata(engine_dir)
     write_metadata(engine_dir, meta.with_changes(onnx_sha256=sha256_file(engine_dir / "model.onnx")))
 
 
