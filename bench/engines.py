@@ -24,7 +24,6 @@ In the JSON rows a null PSNR means identical frames (printed as inf).
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path

@@ -7,7 +7,6 @@ import numpy as np
 
 from pix2pix_stream.media import images as codecs
 from pix2pix_stream.media.errors import ImageError
-from pix2pix_stream.media.resize import resize  # noqa: F401 (the server's frames use it from here)
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import FrameError
 

@@ -8,6 +8,7 @@ from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server import images
 from pix2pix_stream.server.errors import FrameError
 from pix2pix_stream.media.synthetic import drawn_frame
+from pix2pix_stream.media.resize import resize
 from tests.server.helpers import decode_reply, encoded, jpeg_image, png_image, raw_image
 
 LIMIT = 1_000_000
@@ -61,9 +62,9 @@ def test_an_oversized_png_is_refused_before_it_is_decompressed():
 
 def test_resize_leaves_a_frame_of_the_right_size_untouched():
     rgb = drawn_frame(0, 32, 16)
-    assert images.resize(rgb, 32, 16) is rgb
-    assert images.resize(rgb, 8, 4).shape == (4, 8, 3)
-    assert images.resize(rgb, 64, 32).shape == (32, 64, 3)
+    assert resize(rgb, 32, 16) is rgb
+    assert resize(rgb, 8, 4).shape == (4, 8, 3)
+    assert resize(rgb, 64, 32).shape == (32, 64, 3)
 
 
 @pytest.mark.parametrize("encoding", [pb.RAW, pb.PNG, pb.OUTPUT_ENCODING_UNSPECIFIED])
