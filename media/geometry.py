@@ -18,6 +18,7 @@ Pure numpy + OpenCV: the server, the client, training and benchmarks all import 
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -163,6 +164,9 @@ def scaled_size(width: int, height: int, short: float) -> tuple[int, int]:
     return max(1, round(width * factor)), max(1, round(height * factor))
 
 
+# Every frame of a stream asks again with the same arguments (all frozen, hashable values), on
+# the serving hot path: remember the recent answers.
+@functools.lru_cache(maxsize=256)
 def plan_compute(width: int, height: int, policy: ScalePolicy | str | int | None,
                  geometry: EngineGeometry, max_pixels: int | None = None) -> ComputePlan:
     """The compute plan of a ``width`` x ``height`` frame under ``policy`` on an engine with
