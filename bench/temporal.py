@@ -4,6 +4,8 @@ do to flicker and warping error (pix2pix_stream.media.temporal) on a real clip's
     .venv/bin/python bench/temporal.py                          # the issue's settings
     .venv/bin/python bench/temporal.py --steps 150 --crop-size 128   # a short run on a busy CPU
     .venv/bin/python bench/temporal.py --skip-train             # the filter rows only
+    .venv/bin/python bench/temporal.py --engine engines/edges2bunny \
+        --runs runs/edges2bunny-nostab runs/edges2bunny   # score runs made by pix2pix-train
 
 1. Filter: the shipped engine (engines/edges2facades, Canny edges in) translates the held-out
    tail (the clip's last --tail-seconds) frame by frame; scored without the filter and with it at
@@ -57,6 +59,9 @@ def parse_args(argv):
     p.add_argument("--latency-frames", type=int, default=60, help="per level per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--runs", type=Path, nargs=2, metavar=("WITHOUT", "WITH"),
+                   help="score these two pix2pix-train run folders (without and with the "
+                        "stability terms, same seed, steps and frames) instead of training")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "out" / "temporal")
     return p.parse_args(argv)
@@ -92,24 +97,31 @@ def row(name: str, scores) -> dict:
 
 # -- 2. what the filter costs ---------------------------------------------------------------------
 
-def filter_cpu_ms(frames, outputs, repeats: int) -> float:
-    """Median over frames of the least CPU time of one strong-filter call over ``repeats``."""
+def filter_cpu_ms(frames, outputs, repeats: int) -> dict:
+    """CPU ms of the strong filter per frame, whole and its blend half alone (what a server's
+    live frame waits for after the model; the estimate runs while the model does): the median
+    over frames of the least time over ``repeats`` passes, one OpenCV thread."""
     import cv2
-
     from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
-
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        per_pass = []
+        estimates, blends = [], []
         for _ in range(repeats):
-            smoother, times = TemporalFilter(temporal_settings("strong")), []
+            smoother, est, blend = TemporalFilter(temporal_settings("strong")), [], []
             for src, out in zip(frames, outputs):
                 start = time.thread_time()
-                smoother(src, out)
-                times.append(time.thread_time() - start)
-            per_pass.append(times[1:])  # the first frame only stores itself
-        return float(np.median(np.min(per_pass, axis=0)) * 1000)
+                motion = smoother.estimate(src)
+                middle = time.thread_time()
+                smoother.blend(motion, out)
+                est.append(middle - start)
+                blend.append(time.thread_time() - middle)
+            estimates.append(est[1:])   # the first frame only stores itself
+            blends.append(blend[1:])
+        least = lambda passes: np.min(passes, axis=0)
+        return {"filter_cpu_ms_per_frame":
+                    float(np.median(least(estimates) + least(blends)) * 1000),
+                "blend_cpu_ms_per_frame": float(np.median(least(blends)) * 1000)}
     finally:
         cv2.setNumThreads(threads)
 
@@ -208,9 +220,12 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     pairs = input_flows(list(frames))
     rows, series, costs = [], {}, {}
     for i, (name, stability) in enumerate(runs.items()):
-        start = time.perf_counter()
-        checkpoint = train_run(args, work / f"run{i}", stability)
-        costs[name] = (time.perf_counter() - start) / args.steps
+        if args.runs:   # trained beforehand (pix2pix-train), e.g. the shipped engine's run
+            checkpoint = args.runs[i] / "latest.pt"
+        else:
+            start = time.perf_counter()
+            checkpoint = train_run(args, work / f"run{i}", stability)
+            costs[name] = (time.perf_counter() - start) / args.steps
         translate, _ = checkpoint_translator(str(checkpoint), "cpu")
         levels = ("off", "strong") if stability.enabled else ("off",)
         for level in levels:
@@ -278,8 +293,7 @@ def main(argv=None) -> int:
     from pix2pix_stream.pix2pix.video_eval import translate_clip
     engine = load_backend(args.engine, "onnxruntime", max_batch=8)
     outputs = translate_clip(engine.infer, tail, engine.metadata.transform)
-    cost = {"filter_cpu_ms_per_frame": filter_cpu_ms(tail, outputs, args.repeats),
-            "frame_size": size}
+    cost = {**filter_cpu_ms(tail, outputs, args.repeats), "frame_size": size}
     if not args.skip_latency:
         cost.update(live_latency(args, tail))
     costs = {}
@@ -291,13 +305,15 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     print()
-    print(f"strong filter: {cost['filter_cpu_ms_per_frame']:.2f} ms CPU per {size}x{size} frame"
+    print(f"strong filter: {cost['filter_cpu_ms_per_frame']:.2f} ms CPU per {size}x{size} frame "
+          f"({cost['blend_cpu_ms_per_frame']:.2f} ms of it after the model)"
           + (f"; LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
              f"(+{cost['added_p50_ms']:.2f} ms)" if "added_p50_ms" in cost else ""))
     for name, seconds in costs.items():
         print(f"training step, {name}: {seconds:.2f} s (wall, incl. data)")
-    title = (f"{args.clip.name}, held-out last {args.tail_seconds:g} s; trained "
-             f"{args.steps} steps at {args.crop_size} px" if costs else args.clip.name)
+    trained = (f"; runs {args.runs[0]} and {args.runs[1]}" if args.runs else
+               f"; trained {args.steps} steps at {args.crop_size} px" if costs else "")
+    title = f"{args.clip.name}, held-out last {args.tail_seconds:g} s{trained}"
     plot(series, args.out / "temporal.png", title)
     (args.out / "temporal.json").write_text(json.dumps(
         {"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows, "cost": cost,

@@ -9,9 +9,11 @@ it does not match (occlusions, new objects, lighting changes, flow errors), the 
 and the new output passes unchanged, so motion stays sharp. A frame where little of the input is
 explained (a scene cut) resets the filter.
 
-Cost: DIS at its fastest preset on a gray copy shrunk to ``flow_size`` on the longer side, one
-warp of that copy, one full-size warp of the previous output and a blend: about 2 ms of one
-CPU core for a 256x256 frame on the loaded machine here (bench/temporal.py measures it).
+Cost (bench/temporal.py measures it): DIS at its fastest preset on a gray copy shrunk to
+``flow_size`` on the longer side, one warp of that copy and the maps and weight scaled up to the
+frame (the estimate, from the inputs alone), then one full-size warp of the previous output and
+a weighted sum (the blend). A server runs the estimate while the frame is in the model, so only
+the blend waits for the output.
 
 One filter per stream: it holds the previous frame, and OpenCV's DIS object holds scratch
 buffers; frames must come in display order. Same frames in, same bytes out.
@@ -48,63 +50,60 @@ def temporal_settings(level: str) -> FilterSettings | None:
     return TEMPORAL_LEVELS[level]
 
 
-class TemporalFilter:
-    """``filter(source, output)`` -> the output to show; ``source`` is the frame the generator's
-    input was made from (before the input transform), at the output's size."""
+@dataclass(frozen=True)
+class Motion:
+    """What the input did between two frames, at the output's size: everything the blend needs,
+    so that the blend itself is one warp and one weighted sum. ``index`` is the frame this was
+    measured for and ``against`` the earlier frame it was measured against; ``coords`` is None
+    when the blend must start afresh (first frame, a size change or a scene cut)."""
+    index: int
+    against: int | None
+    coords: np.ndarray | None = None      # fixed-point warp maps (cv2.convertMaps CV_16SC2)
+    fractions: np.ndarray | None = None
+    weight: np.ndarray | None = None      # float32 [h, w]: weight of the warped past
+
+
+class MotionEstimator:
+    """The input side of the filter: ``estimate(source)`` -> Motion against the previous source.
+    It needs only the inputs, so a server runs it while the frame is being translated; calls
+    must come in display order (it keeps the previous frame and OpenCV's DIS scratch buffers)."""
 
     def __init__(self, settings: FilterSettings):
         self.settings = settings
         self._flow = FlowEstimator("ultrafast")
         self._prev_small: np.ndarray | None = None
-        self._prev_out: np.ndarray | None = None
-        self._coords: dict[tuple[int, int], np.ndarray] = {}   # pixel grids by frame size
-        self.resets = 0     # scene cuts seen (and size changes)
+        self._count = 0
+        self._grids = _Grids()
+        self.resets = 0     # scene cuts seen
 
     def reset(self) -> None:
-        self._prev_small = self._prev_out = None
+        self._prev_small = None
 
-    def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        if source.shape[:2] != output.shape[:2]:
-            raise TransformError(f"temporal filter: source {source.shape[:2]} and output "
-                                 f"{output.shape[:2]} differ in size")
+    def estimate(self, source: np.ndarray) -> Motion:
+        index, self._count = self._count, self._count + 1
         small = self._shrink(gray(source))
-        prev_small, prev_out = self._prev_small, self._prev_out
-        self._prev_small = small
-        if prev_small is None or prev_small.shape != small.shape or prev_out.shape != output.shape:
-            self._prev_out = output
-            return output
+        prev_small, self._prev_small = self._prev_small, small
+        if prev_small is None or prev_small.shape != small.shape:
+            return Motion(index, None)
         weight, flow = self._weight_and_flow(small, prev_small)
         if weight is None:
             self.resets += 1
-            self._prev_out = output
-            return output
-        result = self._blend(output, prev_out, flow, weight, small.shape)
-        self._prev_out = result
-        return result
+            return Motion(index, None)
+        return self._full_size(index, flow, weight, source.shape[:2], small.shape)
 
-    def _blend(self, output: np.ndarray, prev_out: np.ndarray, flow: np.ndarray,
-               weight: np.ndarray, small_shape: tuple[int, int]) -> np.ndarray:
-        """output + weight * (warp(prev_out) - output), flow and weight scaled up to the output.
-        The warp uses OpenCV's fixed-point maps: about half the time of float maps, and the
-        sub-pixel precision (1/32 px) is far below what the blend can show."""
+    def _full_size(self, index: int, flow: np.ndarray, weight: np.ndarray,
+                   size: tuple[int, int], small_shape: tuple[int, int]) -> Motion:
+        """Flow and weight scaled up to the frame. Fixed-point maps: the warp runs in about half
+        the time of float maps, and their 1/32 px precision is far below what the blend shows."""
         cv2 = _cv2()
-        h, w = output.shape[:2]
+        h, w = size
         # Scaled while small: a per-channel multiply of the full-size field costs more than
         # the rest of the blend together.
         flow = cv2.multiply(flow, (w / small_shape[1], h / small_shape[0], 0.0, 0.0))
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        coords, fractions = cv2.convertMaps(cv2.add(self._grid(h, w), flow), None, cv2.CV_16SC2)
-        warped = cv2.remap(prev_out, coords, fractions, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        coords, fractions = cv2.convertMaps(cv2.add(self._grids(h, w), flow), None, cv2.CV_16SC2)
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        return cv2.blendLinear(output, warped, 1.0 - weight, weight)
-
-    def _grid(self, h: int, w: int) -> np.ndarray:
-        """float32 [h, w, 2] pixel coordinates (x, y), kept for the stream's frame size."""
-        if (h, w) not in self._coords:
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-            self._coords[(h, w)] = np.dstack([xs, ys])
-        return self._coords[(h, w)]
+        return Motion(index, index - 1, coords, fractions, weight)
 
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -120,7 +119,7 @@ class TemporalFilter:
         cv2 = _cv2()
         flow = self._flow(small, prev_small)
         h, w = small.shape[:2]
-        warped = cv2.remap(prev_small, cv2.add(self._grid(h, w), flow), None, cv2.INTER_LINEAR,
+        warped = cv2.remap(prev_small, cv2.add(self._grids(h, w), flow), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)   # media.temporal.warp, grid kept
         mismatch = cv2.absdiff(small, warped)
         # The blur keeps one lucky pixel inside a changed region from pulling in the past.
@@ -129,3 +128,69 @@ class TemporalFilter:
         if float((match > 0).mean()) < s.cut_fraction:
             return None, None
         return (s.strength * match).astype(np.float32), flow
+
+
+class _Grids:
+    """float32 [h, w, 2] pixel coordinates (x, y) per frame size, made once per stream."""
+
+    def __init__(self):
+        self._by_size: dict[tuple[int, int], np.ndarray] = {}
+
+    def __call__(self, h: int, w: int) -> np.ndarray:
+        if (h, w) not in self._by_size:
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._by_size[(h, w)] = np.dstack([xs, ys])
+        return self._by_size[(h, w)]
+
+
+class TemporalFilter:
+    """``filter(source, output)`` -> the output to show; ``source`` is the frame the generator's
+    input was made from (before the input transform), at the output's size.
+
+    Two halves, which a server runs apart: ``estimate(source)`` (the input's motion, ~all of
+    the CPU cost, needs no output) and ``blend(motion, output)`` (one warp and a weighted sum:
+    what is left on a live frame's critical path once the output is there). Each half must see
+    the frames in display order."""
+
+    def __init__(self, settings: FilterSettings):
+        self.settings = settings
+        self._motion = MotionEstimator(settings)
+        self._prev_out: np.ndarray | None = None
+        self._prev_index: int | None = None
+
+    @property
+    def resets(self) -> int:
+        return self._motion.resets
+
+    def reset(self) -> None:
+        self._motion.reset()
+        self._prev_out = self._prev_index = None
+
+    def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
+        _check_sizes(source, output)
+        return self.blend(self.estimate(source), output)
+
+    def estimate(self, source: np.ndarray) -> Motion:
+        return self._motion.estimate(source)
+
+    def blend(self, motion: Motion, output: np.ndarray) -> np.ndarray:
+        """output + weight * (warp(previous output) - output). Starts afresh when the motion
+        was not measured against the frame blended last (it failed or was never blended)."""
+        prev_out, prev_index = self._prev_out, self._prev_index
+        self._prev_index = motion.index
+        if (motion.coords is None or motion.against != prev_index
+                or prev_out is None or prev_out.shape != output.shape
+                or motion.coords.shape[:2] != output.shape[:2]):
+            self._prev_out = output
+            return output
+        cv2 = _cv2()
+        warped = cv2.remap(prev_out, motion.coords, motion.fractions, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        self._prev_out = cv2.blendLinear(output, warped, 1.0 - motion.weight, motion.weight)
+        return self._prev_out
+
+
+def _check_sizes(source: np.ndarray, output: np.ndarray) -> None:
+    if source.shape[:2] != output.shape[:2]:
+        raise TransformError(f"temporal filter: source {source.shape[:2]} and output "
+                             f"{output.shape[:2]} differ in size")

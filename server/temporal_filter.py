@@ -9,10 +9,13 @@ before they are translated, so the filter simply sees the next frame (the flow s
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import numpy as np
 
-from pix2pix_stream.media.temporal_filter import TEMPORAL_LEVELS, TemporalFilter, temporal_settings
+from pix2pix_stream.media.errors import TransformError
+from pix2pix_stream.media.temporal_filter import (TEMPORAL_LEVELS, Motion, TemporalFilter,
+                                                  temporal_settings)
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.errors import StreamConfigError
 
@@ -38,49 +41,107 @@ def new_filter(level: str) -> TemporalFilter | None:
 
 class OrderedFilter:
     """The filter of one Translate stream. ``reserve()`` is called as each frame's work starts
-    (arrival order); the returned turn filters that frame only after the frame before it is
-    filtered or given up, so the filter sees the frames in order whatever finishes first."""
+    (arrival order). The returned turn estimates the frame's motion on a worker thread as soon
+    as its source is ready, in arrival order and while the frame is in the model, and blends
+    the output only after the frame before it is blended or given up: the filter sees the
+    frames in order whatever finishes first, and only the blend (one warp and a weighted sum)
+    waits for the model."""
 
     def __init__(self, level: str):
         self.level = level
         self._filter = new_filter(level)
-        self._last: asyncio.Future | None = None
+        self._estimates = _Sequence()
+        self._blends = _Sequence()
 
     @property
     def enabled(self) -> bool:
         return self._filter is not None
 
     def reserve(self) -> "FilterTurn":
-        done = asyncio.get_running_loop().create_future()
-        turn = FilterTurn(self._filter, self._last, done)
-        self._last = done
-        return turn
+        return FilterTurn(self._filter, self._estimates.reserve(), self._blends.reserve())
 
 
 class FilterTurn:
-    def __init__(self, smoother: TemporalFilter | None, previous: asyncio.Future | None,
-                 done: asyncio.Future):
-        self._filter, self._previous, self._done = smoother, previous, done
+    def __init__(self, smoother: TemporalFilter, estimate: "_Place", blend: "_Place"):
+        self._filter, self._estimate_place, self._blend_place = smoother, estimate, blend
+        self._motion: asyncio.Future | None = None
 
-    async def apply(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        """The filtered output (inline: ~2 ms of CPU at 256x256; a thread hop would add latency)."""
+    def start_estimate(self, source: np.ndarray, pool: concurrent.futures.Executor) -> None:
+        """Starts measuring the input's motion on ``pool`` once every earlier frame's is done."""
+        self._motion = asyncio.ensure_future(self._estimate(source, pool))
+        # A frame that fails before its blend never awaits this; its outcome is still consumed.
+        self._motion.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def _estimate(self, source: np.ndarray, pool: concurrent.futures.Executor) -> Motion:
+        work = None
         try:
-            if self._previous is not None:
-                await asyncio.shield(self._previous)
-            return self._filter(source, output)
+            await self._estimate_place.wait_turn()
+            work = pool.submit(self._filter.estimate, source)
+        finally:
+            if work is None:   # cancelled or refused before it started: let the next one go
+                self._estimate_place.done()
+        # The next frame may start only when this estimate has really ended: it shares the
+        # filter's DIS buffers and previous frame, and a cancelled await would not stop it.
+        work.add_done_callback(lambda _: self._estimate_place.done_soon())
+        return await asyncio.wrap_future(work)
+
+    async def apply(self, output: np.ndarray) -> np.ndarray:
+        """The filtered output; ``start_estimate`` must have been called."""
+        try:
+            motion = await self._motion
+            await self._blend_place.wait_turn()
+            _check_sizes(motion, output)
+            return self._filter.blend(motion, output)   # inline: one warp and a weighted sum
         finally:
             self.release()
 
     def release(self) -> None:
         """Lets the next frame go once every earlier frame has gone: also for a frame that
         failed or was cancelled, whose successor must still wait for the frames before it."""
-        if self._done.done():
+        if self._motion is None:
+            self._estimate_place.done()
+        self._blend_place.done()
+
+
+def _check_sizes(motion: Motion, output: np.ndarray) -> None:
+    if motion.coords is not None and motion.coords.shape[:2] != output.shape[:2]:
+        raise TransformError(f"temporal filter: source {motion.coords.shape[:2]} and output "
+                             f"{output.shape[:2]} differ in size")
+
+
+class _Sequence:
+    """Places in a queue: each place's turn comes when every earlier place is done."""
+
+    def __init__(self):
+        self._last: asyncio.Future | None = None
+
+    def reserve(self) -> "_Place":
+        place = _Place(self._last, asyncio.get_running_loop())
+        self._last = place.finished
+        return place
+
+
+class _Place:
+    def __init__(self, previous: asyncio.Future | None, loop: asyncio.AbstractEventLoop):
+        self._previous, self._loop = previous, loop
+        self.finished = loop.create_future()   # set when this place and all before it are done
+
+    async def wait_turn(self) -> None:
+        if self._previous is not None:
+            await asyncio.shield(self._previous)
+
+    def done(self) -> None:
+        if self.finished.done():
             return
         if self._previous is None or self._previous.done():
-            self._done.set_result(None)
+            self.finished.set_result(None)
         else:
             self._previous.add_done_callback(self._finish)
 
+    def done_soon(self) -> None:
+        """``done`` from any thread (a worker's callback)."""
+        self._loop.call_soon_threadsafe(self.done)
+
     def _finish(self, _previous: asyncio.Future) -> None:
-        if not self._done.done():
-            self._done.set_result(None)
+        if not self.finished.done():
+            self.finished.set_result(None)

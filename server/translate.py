@@ -254,10 +254,12 @@ class TranslateStream:
                 raise
             return self._error(reply, exc)
         try:
+            if turn is not None:   # the input's motion is measured while the model runs
+                turn.start_estimate(prepared.source, self._pool)
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
             output = prepared.plan.crop(result.output)
             if turn is not None:
-                output = await turn.apply(prepared.source, output)
+                output = await turn.apply(output)
             if self._replies_raw and prepared.plan.is_identity:
                 reply.image.CopyFrom(self._finish(output, prepared))
             else:

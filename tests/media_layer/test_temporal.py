@@ -116,6 +116,32 @@ def test_filter_resets_at_a_scene_cut_and_passes_the_first_frame_through():
     assert smoother.resets == 1
 
 
+def test_filter_halves_run_apart_equal_the_whole_filter():
+    """A server estimates each frame's motion while the model runs and blends afterwards: the
+    two halves, called apart in order, give the bytes of the one-call filter."""
+    clip = panning_clip(6)
+    outputs = flickering_outputs(clip)
+    whole = run_filter("strong", clip, outputs)
+    halves = TemporalFilter(temporal_settings("strong"))
+    motions = [halves.estimate(src) for src in clip]           # all estimates first
+    assert all(np.array_equal(halves.blend(m, out), want)
+               for m, out, want in zip(motions, outputs, whole))
+
+
+def test_a_frame_estimated_but_never_blended_makes_the_next_one_start_afresh():
+    """Frame 2 failed in the model after its motion was measured: frame 3's motion is measured
+    against frame 2, which was never blended, so warping frame 1's output along it would
+    misplace everything; frame 3 passes through unchanged and the filter goes on from it."""
+    clip = panning_clip(5)
+    outputs = flickering_outputs(clip)
+    smoother = TemporalFilter(temporal_settings("strong"))
+    for i in (0, 1):
+        smoother.blend(smoother.estimate(clip[i]), outputs[i])
+    smoother.estimate(clip[2])                                 # no blend: the frame failed
+    assert np.array_equal(smoother.blend(smoother.estimate(clip[3]), outputs[3]), outputs[3])
+    assert not np.array_equal(smoother.blend(smoother.estimate(clip[4]), outputs[4]), outputs[4])
+
+
 def test_filter_is_deterministic_and_off_is_no_filter():
     clip = panning_clip(6)
     outputs = flickering_outputs(clip)

@@ -126,6 +126,7 @@ def test_turns_filter_in_reservation_order_whatever_runs_first():
     """Frames of a stream finish translating in any order; the filter must still see them in
     the order they arrived, and a frame that failed (released, never applied) must not block."""
     import asyncio
+    import concurrent.futures
 
     from pix2pix_stream.server.temporal_filter import OrderedFilter
 
@@ -137,8 +138,13 @@ def test_turns_filter_in_reservation_order_whatever_runs_first():
         turns = [ordered.reserve() for _ in frames]
         turns[2].release()                                          # frame 2 failed
         kept = [i for i in range(len(frames)) if i != 2]
-        tasks = {i: asyncio.create_task(turns[i].apply(frames[i], outputs[i]))
-                 for i in reversed(kept)}                           # started last-first
+        pool = concurrent.futures.ThreadPoolExecutor(2)
+
+        async def translate(i):
+            turns[i].start_estimate(frames[i], pool)
+            return await turns[i].apply(outputs[i])
+
+        tasks = {i: asyncio.create_task(translate(i)) for i in reversed(kept)}  # last-first
         return {i: await asyncio.wait_for(task, 10) for i, task in tasks.items()}
 
     got = asyncio.run(run())
