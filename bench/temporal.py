@@ -72,13 +72,14 @@ def parse_args(argv):
 def filter_rows(args, frames) -> tuple[list[dict], dict]:
     from pix2pix_stream.engines.runtime.registry import load_backend
     from pix2pix_stream.media.temporal import input_flows
-    from pix2pix_stream.pix2pix.video_eval import score_outputs, translate_clip
+    from pix2pix_stream.pix2pix.video_eval import fitted, score_outputs, translate_clip
 
     engine = load_backend(args.engine, "onnxruntime", max_batch=8)
+    translate = fitted(engine.infer, engine.metadata.geometry)
     pairs = input_flows(list(frames))
     rows, series = [], {}
     for level in ("off", "light", "strong"):
-        outputs = translate_clip(engine.infer, frames, engine.metadata.transform, temporal=level)
+        outputs = translate_clip(translate, frames, engine.metadata.transform, temporal=level)
         scores = score_outputs(frames, outputs, targets=False, pairs=pairs)
         rows.append(row(f"{engine.metadata.name} engine, filter {level}", scores))
         series[f"{engine.metadata.name}, filter {level}"] = scores.temporal.per_frame_flicker
@@ -290,9 +291,10 @@ def main(argv=None) -> int:
           flush=True)
     rows, series = filter_rows(args, tail)
     from pix2pix_stream.engines.runtime.registry import load_backend
-    from pix2pix_stream.pix2pix.video_eval import translate_clip
+    from pix2pix_stream.pix2pix.video_eval import fitted, translate_clip
     engine = load_backend(args.engine, "onnxruntime", max_batch=8)
-    outputs = translate_clip(engine.infer, tail, engine.metadata.transform)
+    outputs = translate_clip(fitted(engine.infer, engine.metadata.geometry), tail,
+                             engine.metadata.transform)
     cost = {**filter_cpu_ms(tail, outputs, args.repeats), "frame_size": size}
     if not args.skip_latency:
         cost.update(live_latency(args, tail))

@@ -4,8 +4,10 @@ input's own floor, pix2pix_stream.media.temporal) and, when the clip's frames ar
 
 The generator is any ``translate`` callable, uint8 [N, H, W, 3] inputs -> uint8 outputs, so the
 same function scores a checkpoint (``checkpoint_translator``), an engine (pix2pix-eval builds
-one from engines.runtime) or the training loop's generator. Frames are resized to the
-generator's square size first, as the server does; the scores are measured at that size.
+one from engines.runtime) or the training loop's generator. Frames are scaled to the
+generator's size on their short side, aspect kept, as the server's default policy does; a
+translate made by ``fitted`` pads them to the sizes the model takes and crops the padding off,
+and the scores are measured at that size.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from pix2pix_stream.media.geometry import DEFAULT_MAX_SIZE, EngineGeometry, plan_compute
 from pix2pix_stream.media.temporal import TemporalScores, input_flows, temporal_scores
 from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
 from pix2pix_stream.media.transforms import InputTransform
@@ -117,15 +120,33 @@ def generator_translator(generate: Callable[[torch.Tensor], torch.Tensor]) -> Tr
     return translate
 
 
+def fitted(translate: Translate, geometry: EngineGeometry) -> Translate:
+    """``translate`` for frames of any size: each batch is planned by media.geometry at its own
+    size (reflect-padded to the model's multiple, or resized for a fixed-size engine), as the
+    server plans a frame, and the output cropped back."""
+    def run(batch: np.ndarray) -> np.ndarray:
+        plan = plan_compute(batch.shape[2], batch.shape[1], "native", geometry)
+        if plan.is_identity:
+            return translate(batch)
+        outputs = translate(np.stack([plan.prepare(frame) for frame in batch]))
+        return np.stack([plan.finish(output) for output in outputs])
+    return run
+
+
 def checkpoint_translator(checkpoint: str, device: str = "auto") -> tuple[Translate, dict]:
-    """(translate, the checkpoint's info) for a checkpoint written by pix2pix-train, in eval mode."""
+    """(translate, the checkpoint's info) for a checkpoint written by pix2pix-train, in eval
+    mode, fitted to any frame size (padded to the U-Net's multiple)."""
     from pix2pix_stream.pix2pix.checkpoint import load_generator
     from pix2pix_stream.pix2pix.distributed import pick_device
 
     dev = pick_device(device)
     generator, info = load_generator(checkpoint, map_location=dev)
     generator.to(dev).eval()
-    return generator_translator(lambda x: generator(x.to(dev)).float().cpu()), info
+    multiple = generator.config.divisor
+    geometry = EngineGeometry(size_multiple=multiple, crop_size=int(info.get("image_size", 256)),
+                              min_size=(multiple, multiple), max_size=DEFAULT_MAX_SIZE)
+    translate = generator_translator(lambda x: generator(x.to(dev)).float().cpu())
+    return fitted(translate, geometry), info
 
 
 class ValidationClip:

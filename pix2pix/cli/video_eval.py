@@ -31,6 +31,7 @@ def model_translator(model: str, *, backend: str, device: str, batch_size: int):
     """(translate, input size, input transform, trained on video?) for a checkpoint or an
     engine directory."""
     from pix2pix_stream.media.transforms import InputTransform
+    from pix2pix_stream.pix2pix.video_eval import checkpoint_translator, fitted
 
     if Path(model).is_dir():
         from pix2pix_stream.engines.runtime.registry import load_backend
@@ -38,8 +39,8 @@ def model_translator(model: str, *, backend: str, device: str, batch_size: int):
         engine = load_backend(model, backend, max_batch=batch_size)
         meta = engine.metadata
         trained_on_video = meta.training.get("data_mode") == "video"
-        return engine.infer, meta.input_width, meta.transform, trained_on_video
-    from pix2pix_stream.pix2pix.video_eval import checkpoint_translator
+        return (fitted(engine.infer, meta.geometry), meta.geometry.crop_size, meta.transform,
+                trained_on_video)
 
     translate, info = checkpoint_translator(model, device)
     trained_on_video = info.get("train_config", {}).get("data", {}).get("mode") == "video"

@@ -50,6 +50,24 @@ def test_a_video_checkpoint_is_scored_against_its_frames(clip, tmp_path, capsys)
     assert len(per_frame["per_frame_flicker"]) == 7 and len(per_frame["l1"]) == 8
 
 
+def test_a_wide_clip_is_scored_at_its_aspect_ratio_padded_as_the_server_pads(
+        tiny_engines_root, tmp_path, capsys):
+    """A 16:9 clip keeps its shape (short side at the model's size): the engine and the
+    checkpoint each get it reflect-padded to the sizes they take, and the scores are of the
+    cropped-back outputs."""
+    wide = make_clip(tmp_path / "wide.mp4", frames=6, width=224, height=126, audio=False)
+    engine = scores(capsys, [str(tiny_engines_root / "tiny"), "--video", str(wide),
+                             "--backend", "onnxruntime", "--per-frame", str(tmp_path / "e.json")])
+    assert engine["frames"] == 6 and engine["flicker"] > 0
+    out = tmp_path / "run"
+    assert train_cli.main(["--data", str(wide), "--out", str(out), *TINY, "--epochs", "1",
+                           "--epochs-decay", "0", "--no-engine", "--stability", "0",
+                           "--temporal-weight", "0"]) == 0
+    capsys.readouterr()
+    checkpoint = scores(capsys, [str(out / "latest.pt"), "--video", str(wide)])
+    assert checkpoint["frames"] == 6 and "psnr" in checkpoint
+
+
 def test_eval_needs_data_or_a_video(tiny_engine_dir, capsys):
     assert eval_cli.main([str(tiny_engine_dir)]) == 2
     assert "--video" in capsys.readouterr().err
