@@ -2,6 +2,7 @@
 and the metrics say why streams were refused."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -9,8 +10,8 @@ import grpc
 import pytest
 
 from pix2pix_stream.protos import translator_pb2 as pb
-from tests.server.helpers import (channel_stub, config, drawn_frames, frame, metric, raw_image,
-                                  raw_requests, scrape, stall_inference)
+from tests.server.helpers import (channel_stub, config, metric, raw_requests, scrape,
+                                  stall_inference)
 
 
 def config_only(release: threading.Event, **cfg):
@@ -45,18 +46,33 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def wait_for_active_streams(server, n: int) -> None:
+    wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
+                            method="Translate") == n)
+
+
+@contextlib.contextmanager
+def connected(server):
+    """A stub on a new channel to ``server``, and the event that lets the idle streams a test
+    opens on it go; both are let go at the end, however the test ends."""
+    release = threading.Event()
+    channel, stub = channel_stub(server.port)
+    try:
+        yield stub, release
+    finally:
+        release.set()
+        channel.close()
+
+
 def legit_call(stub, metadata=()):
     return list(stub.Translate(raw_requests(2), metadata=metadata, timeout=20))
 
 
 def test_idle_streams_end_and_free_their_slots(make_server):
     server = make_server(max_streams=4, idle_timeout_s=1.0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         threads, codes = open_idle_streams(stub, 4, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 4)
+        wait_for_active_streams(server, 4)
         with pytest.raises(grpc.RpcError) as info:
             legit_call(stub)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -68,16 +84,11 @@ def test_idle_streams_end_and_free_their_slots(make_server):
                       reason="idle_timeout") == 4
         assert metric(text, "pix2pix_streams_refused_total", method="Translate",
                       reason="max_streams") == 1
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_the_idle_status_says_what_happened(make_server):
     server = make_server(idle_timeout_s=0.5)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         with pytest.raises(grpc.RpcError) as info:
             list(stub.Translate(config_only(release), timeout=20))
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -87,9 +98,6 @@ def test_the_idle_status_says_what_happened(make_server):
                 [pb.VideoRequest(config=pb.VideoConfig(model="tiny"))], release), timeout=20))
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert "no upload chunk" in info.value.details()
-    finally:
-        release.set()
-        channel.close()
 
 
 def iter_then_wait(requests, release):
@@ -111,21 +119,15 @@ def test_a_full_window_is_not_idle(make_server):
 
 def test_one_peer_cannot_take_every_slot(make_server):
     server = make_server(max_streams=4, max_streams_per_peer=2, idle_timeout_s=0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         threads, codes = open_idle_streams(stub, 2, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 2)
+        wait_for_active_streams(server, 2)
         with pytest.raises(grpc.RpcError) as info:
             legit_call(stub)
         assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert "per-peer limit is 2" in info.value.details()
         assert metric(scrape(server.metrics_port), "pix2pix_streams_refused_total",
                       method="Translate", reason="per_peer") == 1
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_with_tokens_the_cap_is_per_token(make_server):
@@ -133,29 +135,20 @@ def test_with_tokens_the_cap_is_per_token(make_server):
                          token="alpha-token,beta-token")
     alpha = [("authorization", "Bearer alpha-token")]
     beta = [("authorization", "bearer beta-token")]
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         open_idle_streams(stub, 2, release, metadata=alpha)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 2)
+        wait_for_active_streams(server, 2)
         with pytest.raises(grpc.RpcError) as info:
             legit_call(stub, alpha)
         assert "per-peer limit" in info.value.details() and "this token" in info.value.details()
         assert len(legit_call(stub, beta)) == 2  # same address, other token: served
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_refusals_while_draining_are_counted(make_server):
     server = make_server(grace_s=1.0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         open_idle_streams(stub, 1, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 1)
+        wait_for_active_streams(server, 1)
         server._runtime.loop.call_soon_threadsafe(server._runtime.draining.begin, 5.0)
         time.sleep(0.2)
         with pytest.raises(grpc.RpcError) as info:
@@ -163,6 +156,3 @@ def test_refusals_while_draining_are_counted(make_server):
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
         assert metric(scrape(server.metrics_port), "pix2pix_streams_refused_total",
                       method="Translate", reason="draining") == 1
-    finally:
-        release.set()
-        channel.close()
