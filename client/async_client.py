@@ -198,25 +198,17 @@ class AsyncTranslatorClient:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
                                  scale=scale)
         await self.wait_until_ready()
-        failover = Failover(self.config.max_failovers)
-        with rv.open_input(src) as source:
-            while True:  # a job whose server went away is sent again, whole, to another replica
-                upload = rv.Upload(config, source, stop)
-                writer = rv.ReplyWriter(dst, progress)
-                try:
-                    error = await self._video_call(upload, writer, model,
-                                                   f"TranslateVideo of {src}")
-                except BaseException:
-                    writer.close(keep=False)  # a local failure or a cancellation: nothing to keep
-                    raise
-                pause = rv.sent_elsewhere(writer, upload, error, source,
-                                          failover.pause_before_retry)
-                if pause is None:
-                    break
-                await asyncio.sleep(pause)
-                if not await self._a_replica_is_up():
-                    break
-        return rv.conclude(writer, upload, error, self.target)
+        with rv.ServerVideoJob(src, dst, config, progress, stop,
+                               self.config.max_failovers) as job:
+            for pause in job.pauses():  # after a failover: the job goes again, whole, elsewhere
+                if pause:
+                    await asyncio.sleep(pause)
+                    if not await self._a_replica_is_up():
+                        break
+                upload, writer = job.next_call()
+                job.call_ended(await self._video_call(upload, writer, model,
+                                                      f"TranslateVideo of {src}"))
+        return job.conclude(self.target)
 
     async def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter, model: str,
                           what: str) -> ClientError | None:

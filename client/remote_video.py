@@ -16,6 +16,7 @@ from typing import BinaryIO, Callable, Iterator
 import grpc
 
 from pix2pix_stream.client.errors import ClientError, InputFileError, OutputFileError, ServerError, StoppedError
+from pix2pix_stream.client.failover import Failover
 from pix2pix_stream.client.local_video import VideoResult
 from pix2pix_stream.client.output_file import PendingFile
 from pix2pix_stream.client.partial import with_partial_output
@@ -187,43 +188,100 @@ class ReplyWriter:
             self._file.discard()
 
 
-def sent_elsewhere(writer: "ReplyWriter", upload: Upload, error: ClientError | None,
-                   source: BinaryIO, failover_pause) -> float | None:
-    """After a failed call: the pause before the job goes, whole, to another replica (the
-    server went away: client.failover), or None when the outcome stands (success, a stop, an
-    answer such as INVALID_ARGUMENT, retries used up). When it goes again, this call's output
-    is discarded and the input rewound."""
-    if error is None or upload.stop_sent or writer.done is not None:
-        return None
-    pause = failover_pause(error)
-    if pause is not None:
-        writer.close(keep=False)
-        source.seek(0)
-    return pause
+class ServerVideoJob:
+    """The calls of one server-side video job. A call whose server went away is made again,
+    whole, on another replica (client.failover); this object makes each call's Upload and
+    ReplyWriter, deletes the output when a call fails here (a local error, a cancellation),
+    decides after each call whether the job goes again and after which pause, and judges the
+    last call in conclude(). A client only waits and calls, in its own way (sync or asyncio):
 
+        with ServerVideoJob(src, dst, config, progress, stop, max_failovers) as job:
+            for pause in job.pauses():  # 0 before the first call
+                if pause: wait it; stop if no replica is up
+                upload, writer = job.next_call()
+                job.call_ended(<the TranslateVideo call>(upload, writer))
+        return job.conclude(target)
+    """
 
-def conclude(writer: ReplyWriter, upload: Upload, error: ClientError | None,
-             target: str) -> VideoResult:
-    """Keeps or deletes the output once the call is over; returns the result or raises.
+    def __init__(self, src: str | Path, dst: str | Path, config: pb.VideoConfig, progress,
+                 stop: threading.Event | None, max_failovers: int):
+        self._src, self._dst, self._config = src, dst, config
+        self._progress, self._stop = progress, stop
+        self._failover = Failover(max_failovers)
+        self._source: BinaryIO | None = None
+        self._upload: Upload | None = None
+        self._writer: ReplyWriter | None = None
+        self._error: ClientError | None = None
 
-    The output is kept when the server sent ``done``, or when it ended the call with
-    INVALID_ARGUMENT after output chunks: a truncated upload, for which the server sends a
-    finished container of every frame that decoded. After a stop, that output is the partial
-    result (an older server, which ignores ``stop``, sees the half-close as a truncated upload);
-    without one, StoppedError says that nothing was written."""
-    kept = writer.done is not None if error is None else (
-        writer.received and error.code == grpc.StatusCode.INVALID_ARGUMENT)
-    writer.close(keep=kept, partial=error is not None or upload.stop_sent)
-    if upload.stop_sent:
-        if kept:
-            return _partial_result(writer)
-        raise StoppedError(_nothing_written(writer.dst, upload, error), target=target)
-    if error is not None:
-        raise with_partial_output(error, writer.dst if kept else None, writer.frames_done)
-    if writer.done is None:
-        raise ServerError(f"TranslateVideo ended without its final report; {writer.dst} was "
-                          f"not written", target=target)
-    return _result(writer.dst, writer.done, complete=True)
+    def __enter__(self) -> "ServerVideoJob":
+        self._source = open_input(self._src)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None and self._writer is not None:
+                self._writer.close(keep=False)  # a local failure or a cancellation: nothing to keep
+        finally:
+            self._source.close()
+
+    def pauses(self) -> Iterator[float]:
+        """The pause before each call: 0 before the first, then one a failover, until the
+        outcome of the last call stands."""
+        pause: float | None = 0.0
+        while pause is not None:
+            yield pause
+            pause = self._sent_elsewhere()
+
+    def next_call(self) -> tuple[Upload, ReplyWriter]:
+        """The requests and the reply handler of the next call (the input from its start)."""
+        self._writer = None  # the last one is closed; a failure here leaves nothing to close
+        self._upload = Upload(self._config, self._source, self._stop)
+        self._writer = ReplyWriter(self._dst, self._progress)
+        self._error = None
+        return self._upload, self._writer
+
+    def call_ended(self, error: ClientError | None) -> None:
+        """The call is over; ``error``: the server's, if any (after a stop it may be no
+        failure: conclude judges)."""
+        self._error = error
+
+    def _sent_elsewhere(self) -> float | None:
+        """After a failed call: the pause before the job goes, whole, to another replica (the
+        server went away), or None when the outcome stands (success, a stop, an answer such as
+        INVALID_ARGUMENT, retries used up). When it goes again, this call's output is
+        discarded and the input rewound."""
+        writer, upload, error = self._writer, self._upload, self._error
+        if error is None or upload.stop_sent or writer.done is not None:
+            return None
+        pause = self._failover.pause_before_retry(error)
+        if pause is not None:
+            writer.close(keep=False)
+            self._source.seek(0)
+        return pause
+
+    def conclude(self, target: str) -> VideoResult:
+        """Keeps or deletes the last call's output once the job is over; returns the result or
+        raises.
+
+        The output is kept when the server sent ``done``, or when it ended the call with
+        INVALID_ARGUMENT after output chunks: a truncated upload, for which the server sends a
+        finished container of every frame that decoded. After a stop, that output is the
+        partial result (an older server, which ignores ``stop``, sees the half-close as a
+        truncated upload); without one, StoppedError says that nothing was written."""
+        writer, upload, error = self._writer, self._upload, self._error
+        kept = writer.done is not None if error is None else (
+            writer.received and error.code == grpc.StatusCode.INVALID_ARGUMENT)
+        writer.close(keep=kept, partial=error is not None or upload.stop_sent)
+        if upload.stop_sent:
+            if kept:
+                return _partial_result(writer)
+            raise StoppedError(_nothing_written(writer.dst, upload, error), target=target)
+        if error is not None:
+            raise with_partial_output(error, writer.dst if kept else None, writer.frames_done)
+        if writer.done is None:
+            raise ServerError(f"TranslateVideo ended without its final report; {writer.dst} was "
+                              f"not written", target=target)
+        return _result(writer.dst, writer.done, complete=True)
 
 
 def _result(dst: Path, done: pb.VideoInfo, complete: bool) -> VideoResult:

@@ -195,29 +195,21 @@ class TranslatorClient:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
                                  scale=scale)
         self.wait_until_ready()
-        failover = Failover(self.config.max_failovers)
-        with rv.open_input(src) as source:
-            while True:  # a job whose server went away is sent again, whole, to another replica
-                upload = rv.Upload(config, source, stop)
-                writer = rv.ReplyWriter(dst, progress)
-                try:
-                    error = self._video_call(upload, writer, f"TranslateVideo of {src}")
-                except BaseException:
-                    writer.close(keep=False)  # a local failure or a hard interrupt: nothing to keep
-                    raise
-                pause = rv.sent_elsewhere(writer, upload, error, source,
-                                          failover.pause_before_retry)
-                if pause is None:
-                    break
-                time.sleep(pause)
-                if not self._a_replica_is_up():
-                    break
-        return rv.conclude(writer, upload, error, self.target)
+        with rv.ServerVideoJob(src, dst, config, progress, stop,
+                               self.config.max_failovers) as job:
+            for pause in job.pauses():  # after a failover: the job goes again, whole, elsewhere
+                if pause:
+                    time.sleep(pause)
+                    if not self._a_replica_is_up():
+                        break
+                upload, writer = job.next_call()
+                job.call_ended(self._video_call(upload, writer, f"TranslateVideo of {src}"))
+        return job.conclude(self.target)
 
     def _video_call(self, upload: rv.Upload, writer: rv.ReplyWriter,
                     what: str) -> ClientError | None:
         """Runs one TranslateVideo call into ``writer``; the server's error, if any, is
-        returned for rv.conclude to judge (after a stop it may be no failure)."""
+        returned for the job to judge (after a stop it may be no failure)."""
         feed = RequestFeed(upload.requests())
         call = self._stub.TranslateVideo(feed, metadata=self._metadata,
                                          timeout=self.config.stream_timeout_s)

@@ -81,39 +81,34 @@ class ShuttingDownError(ServerError):
     """The server is draining and takes no more work."""
 
 
-_STATUS = [  # first match wins: subclasses before their bases
-    (StreamConfigError, grpc.StatusCode.INVALID_ARGUMENT),
-    (ModelNotFoundError, grpc.StatusCode.NOT_FOUND),
-    (FrameError, grpc.StatusCode.INVALID_ARGUMENT),
-    (TooManyStreamsError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (IdleStreamError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (JobLimitError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (JobRequestError, grpc.StatusCode.INVALID_ARGUMENT),
-    (DiskReserveError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (VideoInputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (VideoStoppedError, grpc.StatusCode.CANCELLED),
-    (UploadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (VideoOutputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (ShuttingDownError, grpc.StatusCode.UNAVAILABLE),
-    (engine_errors.EngineNotFoundError, grpc.StatusCode.NOT_FOUND),
-    (engine_errors.InputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (TransformError, grpc.StatusCode.INVALID_ARGUMENT),
-    (GeometryError, grpc.StatusCode.INVALID_ARGUMENT),
-    (engine_errors.BackendUnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (engine_errors.EngineVersionMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
-    (engine_errors.MetadataMismatchError, grpc.StatusCode.FAILED_PRECONDITION),
-    (engine_errors.CorruptEngineError, grpc.StatusCode.FAILED_PRECONDITION),
-    (engine_errors.EngineError, grpc.StatusCode.INTERNAL),
-]
+# Each status code with the exceptions that mean it. An exception gets the status of the most
+# specific class listed for it (status_for walks its class's MRO), so a subclass may be listed
+# under a status other than its base's, in any order.
+STATUS_CODES: dict[grpc.StatusCode, tuple[type[BaseException], ...]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: (
+        StreamConfigError, FrameError, JobRequestError, VideoInputError, VideoOutputError,
+        engine_errors.InputError, TransformError, GeometryError),
+    grpc.StatusCode.NOT_FOUND: (ModelNotFoundError, engine_errors.EngineNotFoundError),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (
+        TooManyStreamsError, JobLimitError, DiskReserveError, UploadTooLargeError),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (IdleStreamError,),
+    grpc.StatusCode.CANCELLED: (VideoStoppedError,),
+    grpc.StatusCode.UNAVAILABLE: (ShuttingDownError, engine_errors.BackendUnavailableError),
+    grpc.StatusCode.FAILED_PRECONDITION: (  # the engine on disk does not fit this server
+        engine_errors.EngineVersionMismatchError, engine_errors.MetadataMismatchError,
+        engine_errors.CorruptEngineError),
+    grpc.StatusCode.INTERNAL: (engine_errors.EngineError,),  # any other engine failure
+}
+_STATUS_OF = {kind: code for code, kinds in STATUS_CODES.items() for kind in kinds}
 
 
 def status_for(exc: BaseException) -> grpc.StatusCode:
     """The gRPC status for an exception; anything unexpected is INTERNAL."""
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return grpc.StatusCode.RESOURCE_EXHAUSTED  # a full disk is a resource, not a bug
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            return code
+    for kind in type(exc).__mro__:
+        if kind in _STATUS_OF:
+            return _STATUS_OF[kind]
     return grpc.StatusCode.INTERNAL
 
 

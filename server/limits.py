@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pix2pix_stream.server.errors import (ConfigError, DiskReserveError, JobLimitError,
@@ -26,15 +26,24 @@ RAW_CODECS = {"rawvideo": 1.5, "v210": 2.67, "r210": 4.0}
 DEFAULT_RESERVE_BYTES = 256 * 1024 ** 2
 
 
+def _limit(default, help: str, flag: str | None = None):
+    """A JobLimits field. ``help`` says what it bounds; it and ``flag`` (default: --NAME with
+    dashes) make the field's pix2pix-serve flag (server.cli)."""
+    return field(default=default, metadata={"help": help, "flag": flag})
+
+
 @dataclass(frozen=True)
 class JobLimits:
-    max_output_bytes: int = 4 * GIB                    # one job's output file
-    max_output_pixel_frames: int = 4096 * 2160 * 36_000  # output width x height x frames (4K, 20 min at 30 fps)
-    max_frames: int = 500_000                          # frames of one job (4.6 h at 30 fps)
-    max_job_s: float = 3600.0                          # wall time of one job, upload included
-    # Free space every job leaves in the spool folder; None = 256 MiB or a tenth of the
-    # volume, whichever is smaller (a 64 MiB tmpfs keeps 6.4 MiB).
-    disk_reserve_bytes: int | None = None
+    max_output_bytes: int = _limit(4 * GIB, "largest output file of one TranslateVideo job")
+    max_output_pixel_frames: int = _limit(  # 4K for 20 min at 30 fps
+        4096 * 2160 * 36_000, "output width x height x frames of one TranslateVideo job")
+    max_frames: int = _limit(  # 4.6 h at 30 fps
+        500_000, "frames of one TranslateVideo job", flag="--max-job-frames")
+    max_job_s: float = _limit(3600.0, "wall time of one TranslateVideo job, upload included")
+    disk_reserve_bytes: int | None = _limit(  # a 64 MiB tmpfs keeps 6.4 MiB
+        None, "free space video jobs always leave in --tmp-dir; a job that would eat into it "
+              "ends with RESOURCE_EXHAUSTED; unset = 256 MiB or a tenth of the volume, "
+              "whichever is smaller")
 
     def __post_init__(self):
         for name in ("max_output_bytes", "max_output_pixel_frames", "max_frames"):

@@ -34,12 +34,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", nargs="?", type=Path,
                    help="a pix2pix-stream checkpoint (.pt), or with --from-official an official "
                         "pytorch-CycleGAN-and-pix2pix *_net_G.pth")
+    for add_options in (_other_modes, _engine, _extra_graphs, _official, _tensorrt):
+        add_options(p)
+    return p
+
+
+def _other_modes(p: argparse.ArgumentParser) -> None:
     mode = p.add_argument_group("other modes (instead of exporting a checkpoint)")
     mode.add_argument("--list", metavar="ENGINES_DIR", type=Path,
                       help="print the engines found in ENGINES_DIR with their metadata and exit")
     mode.add_argument("--build-tensorrt", metavar="ENGINE_DIR", type=Path,
                       help="build a TensorRT plan for an existing engine directory (GPU host)")
 
+
+def _engine(p: argparse.ArgumentParser) -> None:
     out = p.add_argument_group("engine")
     out.add_argument("--out", type=Path, help="engine directory to write (created or replaced)")
     out.add_argument("--name", help="engine name clients ask for (default: the --out folder's name)")
@@ -47,16 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--input-size", type=int, metavar="PX",
                      help="square input size (default: the checkpoint's image size, or crop_size "
                           "for official checkpoints, else 256)")
-    out.add_argument("--no-int8", action="store_true",
-                     help="skip model.int8.onnx, the int8 graph that `auto` runs fastest on CPUs "
-                          "(its PSNR against fp32 is printed; below 40 dB auto does not use it)")
-    out.add_argument("--calibration", type=Path, metavar="DIR",
-                     help="folder of images (.jpg/.png) like the frames the engine will see, to "
-                          "calibrate the int8 graph (default: synthetic frames)")
-    out.add_argument("--fp16", action="store_true",
-                     help="also write model.fp16.onnx (checked with ONNX Runtime: PSNR vs fp32 is "
-                          "printed and recorded); --tensorrt implies it unless --fp32")
 
+
+def _extra_graphs(p: argparse.ArgumentParser) -> None:
+    graphs = p.add_argument_group("graphs beside model.onnx (fp32)")
+    graphs.add_argument("--no-int8", action="store_true",
+                        help="skip model.int8.onnx, the int8 graph that `auto` runs fastest on "
+                             "CPUs (its PSNR against fp32 is printed; below 40 dB auto does not "
+                             "use it)")
+    graphs.add_argument("--calibration", type=Path, metavar="DIR",
+                        help="folder of images (.jpg/.png) like the frames the engine will see, "
+                             "to calibrate the int8 graph (default: synthetic frames)")
+    graphs.add_argument("--fp16", action="store_true",
+                        help="also write model.fp16.onnx (checked with ONNX Runtime: PSNR vs fp32 "
+                             "is printed and recorded); --tensorrt implies it unless --fp32")
+
+
+def _official(p: argparse.ArgumentParser) -> None:
     official = p.add_argument_group("official pytorch-CycleGAN-and-pix2pix checkpoints")
     official.add_argument("--from-official", action="store_true",
                           help="CHECKPOINT is an official *_net_G.pth state dict")
@@ -73,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     official.add_argument("--direction", choices=("AtoB", "BtoA"),
                           help="recorded in engine.json (default AtoB, or the opt file's)")
 
+
+def _tensorrt(p: argparse.ArgumentParser) -> None:
     trt = p.add_argument_group("TensorRT (GPU hosts; pip install 'pix2pix-stream[tensorrt]')")
     trt.add_argument("--tensorrt", action="store_true", help="also build a TensorRT plan")
     trt.add_argument("--fp32", action="store_true", help="build an fp32 plan instead of fp16")
@@ -84,7 +101,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "any size; rounded up to the engine's multiple (default 1088x1920)")
     trt.add_argument("--workspace-gib", type=float, help="builder workspace limit in GiB")
     trt.add_argument("--verbose", action="store_true", help="TensorRT builder log at verbose level")
-    return p
 
 
 def _height_width(text: str) -> tuple[int, int]:

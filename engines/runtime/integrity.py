@@ -15,32 +15,22 @@ from typing import Any
 
 from pix2pix_stream.engines.runtime.errors import CorruptEngineError, EngineNotFoundError
 
-# Field -> (accepted types, description); fields absent from engine.json keep their defaults.
-_FIELD_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "name": ((str,), "a non-empty string"),
-    "input_width": ((int,), "a positive integer"),
-    "input_height": ((int,), "a positive integer"),
-    "description": ((str,), "a string"),
-    "direction": ((str,), "a string"),
-    "input_transform": ((dict,), "an object"),
-    "precision": ((str,), "a string"),
-    "onnx_file": ((str,), "a file name"),
-    "onnx_sha256": ((str,), "a hex string"),
-    "generator": ((dict,), "an object"),
-    "training": ((dict,), "an object"),
-    "artifacts": ((dict,), "an object"),
-    "versions": ((dict,), "an object"),
+# The JSON kind of each engine.json field, with the words an error uses for it; fields absent
+# from engine.json keep their defaults.
+_FIELDS_BY_KIND: dict[type, tuple[str, tuple[str, ...]]] = {
+    str: ("a string", ("name", "description", "direction", "precision", "onnx_file",
+                       "onnx_sha256")),
+    int: ("a positive integer", ("input_width", "input_height")),
+    dict: ("an object", ("input_transform", "generator", "training", "artifacts", "versions")),
 }
 
 
 def check_fields(data: dict[str, Any]) -> None:
     """Raises CorruptEngineError naming the first field of the wrong type or value."""
-    for name, (types, wanted) in _FIELD_TYPES.items():
-        if name not in data:
-            continue
-        value = data[name]
-        if not isinstance(value, types) or isinstance(value, bool):
-            raise CorruptEngineError(f"field {name!r} must be {wanted}, got {value!r}")
+    for kind, (wanted, names) in _FIELDS_BY_KIND.items():
+        for name in names:  # a bool is an int to Python, never to engine.json
+            if name in data and (not isinstance(data[name], kind) or isinstance(data[name], bool)):
+                raise CorruptEngineError(f"field {name!r} must be {wanted}, got {data[name]!r}")
     for name in ("input_width", "input_height"):
         if name in data and data[name] < 1:
             raise CorruptEngineError(f"field {name!r} must be a positive integer, got {data[name]}")

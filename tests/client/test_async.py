@@ -144,3 +144,17 @@ def test_translate_video_unknown_model_leaves_no_file(address, clip, tmp_path):
         with pytest.raises(ModelNotFoundError):
             run(main(server_decode))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+def test_a_local_failure_during_a_server_side_job_leaves_no_file(address, clip, tmp_path):
+    def progress(done, total):
+        raise RuntimeError("the caller's progress callback failed")
+
+    async def main():
+        async with AsyncTranslatorClient(address) as client:
+            await client.translate_video(clip, tmp_path / "o.mp4", model="tiny",
+                                         server_decode=True, progress=progress)
+
+    with pytest.raises(RuntimeError, match="progress callback"):
+        run(main())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # nor a pending file

@@ -117,6 +117,16 @@ def test_a_failure_before_the_first_frame_leaves_no_file(client, clip, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "existing.mp4"]
 
 
+def test_a_local_failure_during_a_server_side_job_leaves_no_file(client, clip, tmp_path):
+    def progress(done, total):
+        raise RuntimeError("the caller's progress callback failed")
+
+    with pytest.raises(RuntimeError, match="progress callback"):
+        client.translate_video(clip, tmp_path / "out.mp4", model="tiny", server_decode=True,
+                               progress=progress)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # nor a pending file
+
+
 def test_an_existing_output_is_replaced_by_a_finished_one(client, clip, tmp_path):
     dst = tmp_path / "out.mp4"
     dst.write_bytes(b"an earlier output")

@@ -35,6 +35,8 @@ def edit_json(engine_dir, **changes):
     ({"input_width": None}, "lacks input_width"),
     ({"input_width": "256"}, "'input_width' must be a positive integer"),
     ({"input_height": 0}, "'input_height' must be a positive integer"),
+    ({"input_height": True}, "'input_height' must be a positive integer"),
+    ({"onnx_file": 5}, "'onnx_file' must be a string"),
     ({"name": ""}, "'name' must be a non-empty string"),
     ({"artifacts": []}, "'artifacts' must be an object"),
 ])

@@ -2,6 +2,7 @@
 and the metrics say why streams were refused."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -9,8 +10,8 @@ import grpc
 import pytest
 
 from pix2pix_stream.protos import translator_pb2 as pb
-from tests.server.helpers import (channel_stub, config, drawn_frames, frame, metric, raw_image,
-                                  raw_requests, scrape, stall_inference)
+from tests.server.helpers import (channel_stub, config, metric, raw_requests, scrape,
+                                  stall_inference)
 
 
 def config_only(release: threading.Event, **cfg):
@@ -19,8 +20,9 @@ def config_only(release: threading.Event, **cfg):
     release.wait(30)
 
 
-def open_idle_streams(stub, n: int, release: threading.Event, metadata=()):
-    """n Translate calls that sent only a config; each reports its final status code."""
+def hold_slots(server, stub, release: threading.Event, n: int, metadata=()) -> list:
+    """n Translate calls that send only a config, once the server counts them open; the list
+    their final status codes are added to as they end."""
     codes: list = []
 
     def run():
@@ -32,10 +34,10 @@ def open_idle_streams(stub, n: int, release: threading.Event, metadata=()):
         except grpc.RpcError as exc:
             codes.append(exc.code())
 
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    return threads, codes
+    for _ in range(n):
+        threading.Thread(target=run, daemon=True).start()
+    wait_for_active_streams(server, n)
+    return codes
 
 
 def wait_for(condition, timeout_s: float = 10.0) -> None:
@@ -45,21 +47,40 @@ def wait_for(condition, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def wait_for_active_streams(server, n: int) -> None:
+    wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
+                            method="Translate") == n)
+
+
+@contextlib.contextmanager
+def connected(server):
+    """A stub on a new channel to ``server``, and the event that lets the idle streams a test
+    opens on it go; both are let go at the end, however the test ends."""
+    release = threading.Event()
+    channel, stub = channel_stub(server.port)
+    try:
+        yield stub, release
+    finally:
+        release.set()
+        channel.close()
+
+
 def legit_call(stub, metadata=()):
     return list(stub.Translate(raw_requests(2), metadata=metadata, timeout=20))
 
 
+def refusal(stub, metadata=()) -> grpc.RpcError:
+    """The error that ends a legit call the server refuses."""
+    with pytest.raises(grpc.RpcError) as info:
+        legit_call(stub, metadata)
+    return info.value
+
+
 def test_idle_streams_end_and_free_their_slots(make_server):
     server = make_server(max_streams=4, idle_timeout_s=1.0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
-        threads, codes = open_idle_streams(stub, 4, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 4)
-        with pytest.raises(grpc.RpcError) as info:
-            legit_call(stub)
-        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with connected(server) as (stub, release):
+        codes = hold_slots(server, stub, release, 4)
+        assert refusal(stub).code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         wait_for(lambda: len(codes) == 4)
         assert codes == [grpc.StatusCode.DEADLINE_EXCEEDED] * 4
         assert len(legit_call(stub)) == 2  # the slots are free again
@@ -68,16 +89,11 @@ def test_idle_streams_end_and_free_their_slots(make_server):
                       reason="idle_timeout") == 4
         assert metric(text, "pix2pix_streams_refused_total", method="Translate",
                       reason="max_streams") == 1
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_the_idle_status_says_what_happened(make_server):
     server = make_server(idle_timeout_s=0.5)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
+    with connected(server) as (stub, release):
         with pytest.raises(grpc.RpcError) as info:
             list(stub.Translate(config_only(release), timeout=20))
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
@@ -87,9 +103,6 @@ def test_the_idle_status_says_what_happened(make_server):
                 [pb.VideoRequest(config=pb.VideoConfig(model="tiny"))], release), timeout=20))
         assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
         assert "no upload chunk" in info.value.details()
-    finally:
-        release.set()
-        channel.close()
 
 
 def iter_then_wait(requests, release):
@@ -111,21 +124,13 @@ def test_a_full_window_is_not_idle(make_server):
 
 def test_one_peer_cannot_take_every_slot(make_server):
     server = make_server(max_streams=4, max_streams_per_peer=2, idle_timeout_s=0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
-        threads, codes = open_idle_streams(stub, 2, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 2)
-        with pytest.raises(grpc.RpcError) as info:
-            legit_call(stub)
-        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "per-peer limit is 2" in info.value.details()
+    with connected(server) as (stub, release):
+        hold_slots(server, stub, release, 2)
+        error = refusal(stub)
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "per-peer limit is 2" in error.details()
         assert metric(scrape(server.metrics_port), "pix2pix_streams_refused_total",
                       method="Translate", reason="per_peer") == 1
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_with_tokens_the_cap_is_per_token(make_server):
@@ -133,36 +138,19 @@ def test_with_tokens_the_cap_is_per_token(make_server):
                          token="alpha-token,beta-token")
     alpha = [("authorization", "Bearer alpha-token")]
     beta = [("authorization", "bearer beta-token")]
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
-        open_idle_streams(stub, 2, release, metadata=alpha)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 2)
-        with pytest.raises(grpc.RpcError) as info:
-            legit_call(stub, alpha)
-        assert "per-peer limit" in info.value.details() and "this token" in info.value.details()
+    with connected(server) as (stub, release):
+        hold_slots(server, stub, release, 2, metadata=alpha)
+        details = refusal(stub, alpha).details()
+        assert "per-peer limit" in details and "this token" in details
         assert len(legit_call(stub, beta)) == 2  # same address, other token: served
-    finally:
-        release.set()
-        channel.close()
 
 
 def test_refusals_while_draining_are_counted(make_server):
     server = make_server(grace_s=1.0)
-    release = threading.Event()
-    channel, stub = channel_stub(server.port)
-    try:
-        open_idle_streams(stub, 1, release)
-        wait_for(lambda: metric(scrape(server.metrics_port), "pix2pix_active_streams",
-                                method="Translate") == 1)
+    with connected(server) as (stub, release):
+        hold_slots(server, stub, release, 1)
         server._runtime.loop.call_soon_threadsafe(server._runtime.draining.begin, 5.0)
         time.sleep(0.2)
-        with pytest.raises(grpc.RpcError) as info:
-            legit_call(stub)
-        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert refusal(stub).code() == grpc.StatusCode.UNAVAILABLE
         assert metric(scrape(server.metrics_port), "pix2pix_streams_refused_total",
                       method="Translate", reason="draining") == 1
-    finally:
-        release.set()
-        channel.close()

@@ -14,6 +14,7 @@ import pytest
 from pix2pix_stream.server.cli import build_parser, config_from_args
 from pix2pix_stream.server.config import ServerConfig
 from pix2pix_stream.server.errors import ConfigError
+from pix2pix_stream.server.limits import JobLimits
 from tests.server.helpers import channel_stub, held_open_requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +43,16 @@ def test_cli_flags_build_the_config(monkeypatch):
     assert (cfg.address, cfg.backend, cfg.max_batch, cfg.max_delay_ms) == \
         ("[::]:0", "onnxruntime", 4, 2.5)
     assert (cfg.metrics_port, cfg.inflight_per_stream, cfg.token) == (9100, 6, "from-env")
+
+
+def test_cli_job_limit_flags_build_the_job_limits():
+    assert config_from_args(build_parser().parse_args(["--engines", "e"])).job_limits == JobLimits()
+    args = build_parser().parse_args(["--engines", "e", "--max-output-bytes", "1000",
+                                      "--max-output-pixel-frames", "2000", "--max-job-frames", "30",
+                                      "--max-job-s", "4.5", "--disk-reserve-bytes", "0"])
+    assert config_from_args(args).job_limits == JobLimits(
+        max_output_bytes=1000, max_output_pixel_frames=2000, max_frames=30, max_job_s=4.5,
+        disk_reserve_bytes=0)
 
 
 def test_cli_takes_human_sizes_and_a_scale_policy():
