@@ -7,11 +7,13 @@ do to flicker and warping error (pix2pix_stream.media.temporal) on a real clip's
     .venv/bin/python bench/temporal.py --engine engines/edges2bunny \
         --runs runs/edges2bunny-nostab runs/edges2bunny   # score runs made by pix2pix-train
 
-1. Filter: the shipped engine (engines/edges2facades, Canny edges in) translates the held-out
-   tail (the clip's last --tail-seconds) frame by frame; scored without the filter and with it at
-   light and strong, run over the outputs exactly as the server runs it per stream.
-2. Filter cost: CPU time of one filter call per frame at the engine's size (one OpenCV thread;
-   the least of --repeats passes per frame, so a busy neighbour inflates it less), and the p50
+1. Filter: the engine (--engine, Canny edges in) translates the held-out tail (the clip's last
+   --tail-seconds, short side at the engine's size, aspect kept, padded as the server pads)
+   frame by frame; scored without the filter and with it at light and strong, run over the
+   outputs exactly as the server runs it per stream.
+2. Filter cost: CPU time of the filter's steps per frame (estimate, warp, mix), at the clip's
+   compute size and on its 256x256 centre (one OpenCV thread; the least of --repeats passes per
+   frame, so a busy neighbour inflates it less), and the p50
    latency it adds to a LIVE stream (request, wait, repeat) on a real pix2pix-serve subprocess,
    filter off and strong alternated in rounds over one server.
 3. Training: two runs from the same seed, steps and frames (the clip's first --train-seconds,
@@ -47,7 +49,8 @@ def parse_args(argv):
     p.add_argument("--fps", type=float, default=24.0, help="the clip's frame rate")
     p.add_argument("--train-seconds", type=float, default=25.0)
     p.add_argument("--tail-seconds", type=float, default=5.0)
-    p.add_argument("--engine", type=Path, default=ROOT / "engines" / "edges2facades")
+    p.add_argument("--engine", type=Path, default=ROOT / "engines" / "edges2bunny",
+                   help="the engine of the filter rows (default: the shipped edges2bunny)")
     p.add_argument("--steps", type=int, default=2000, help="training steps per run")
     p.add_argument("--crop-size", type=int, default=256, help="256: realtime preset; 128: unet_128")
     p.add_argument("--ngf", type=int, default=16)
@@ -99,32 +102,46 @@ def row(name: str, scores) -> dict:
 # -- 2. what the filter costs ---------------------------------------------------------------------
 
 def filter_cpu_ms(frames, outputs, repeats: int) -> dict:
-    """CPU ms of the strong filter per frame, whole and its blend half alone (what a server's
-    live frame waits for after the model; the estimate runs while the model does): the median
-    over frames of the least time over ``repeats`` passes, one OpenCV thread."""
+    """CPU ms per frame of the strong filter's three steps (estimate, warp of the previous
+    output, mix) and of all of them: the median over frames of the least time over ``repeats``
+    passes, one OpenCV thread. A server runs the first two on a worker while the frame is in
+    the model; a live frame waits for the mix after its output."""
     import cv2
     from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
     threads = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
-        estimates, blends = [], []
+        passes = []
         for _ in range(repeats):
-            smoother, est, blend = TemporalFilter(temporal_settings("strong")), [], []
+            smoother, times = TemporalFilter(temporal_settings("strong")), []
             for src, out in zip(frames, outputs):
-                start = time.thread_time()
+                t0 = time.thread_time()
                 motion = smoother.estimate(src)
-                middle = time.thread_time()
-                smoother.blend(motion, out)
-                est.append(middle - start)
-                blend.append(time.thread_time() - middle)
-            estimates.append(est[1:])   # the first frame only stores itself
-            blends.append(blend[1:])
-        least = lambda passes: np.min(passes, axis=0)
-        return {"filter_cpu_ms_per_frame":
-                    float(np.median(least(estimates) + least(blends)) * 1000),
-                "blend_cpu_ms_per_frame": float(np.median(least(blends)) * 1000)}
+                t1 = time.thread_time()
+                warped = smoother.warp_previous(motion)
+                t2 = time.thread_time()
+                smoother.mix(motion, warped, out)
+                times.append((t1 - t0, t2 - t1, time.thread_time() - t2))
+            passes.append(times[1:])   # the first frame only stores itself
+        steps = np.min(np.array(passes), axis=0) * 1000   # [frames, 3]
+        h, w = frames[0].shape[:2]
+        return {"frame_size": f"{w}x{h}", "filter_cpu_ms_per_frame": float(np.median(steps.sum(1))),
+                "estimate_ms": float(np.median(steps[:, 0])),
+                "warp_ms": float(np.median(steps[:, 1])), "mix_ms": float(np.median(steps[:, 2]))}
     finally:
         cv2.setNumThreads(threads)
+
+
+def filter_costs(frames, outputs, repeats: int) -> dict:
+    """The cost at the clip's compute size and on its 256x256 centre (the issue's unit)."""
+    h, w = frames[0].shape[:2]
+    top, left = (h - 256) // 2, (w - 256) // 2
+    square = lambda images: [np.ascontiguousarray(i[top:top + 256, left:left + 256])
+                             for i in images]
+    costs = {"compute_size": filter_cpu_ms(frames, outputs, repeats)}
+    if (h, w) != (256, 256) and min(h, w) >= 256:
+        costs["256x256"] = filter_cpu_ms(square(frames), square(outputs), repeats)
+    return costs
 
 
 def live_latency(args, frames) -> dict:
@@ -287,7 +304,8 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     size = json.loads((args.engine / "engine.json").read_text())["input_width"]
     tail = load_clip(ClipSpec(str(args.clip), start=round(args.train_seconds * args.fps)), size)
-    print(f"held-out tail: {len(tail)} frames from {args.train_seconds:g} s, at {size}x{size}",
+    print(f"held-out tail: {len(tail)} frames from {args.train_seconds:g} s, at "
+          f"{tail.shape[2]}x{tail.shape[1]}",
           flush=True)
     rows, series = filter_rows(args, tail)
     from pix2pix_stream.engines.runtime.registry import load_backend
@@ -295,7 +313,7 @@ def main(argv=None) -> int:
     engine = load_backend(args.engine, "onnxruntime", max_batch=8)
     outputs = translate_clip(fitted(engine.infer, engine.metadata.geometry), tail,
                              engine.metadata.transform)
-    cost = {**filter_cpu_ms(tail, outputs, args.repeats), "frame_size": size}
+    cost = {"filter": filter_costs(tail, outputs, args.repeats)}
     if not args.skip_latency:
         cost.update(live_latency(args, tail))
     costs = {}
@@ -307,10 +325,13 @@ def main(argv=None) -> int:
     print()
     print_table(rows)
     print()
-    print(f"strong filter: {cost['filter_cpu_ms_per_frame']:.2f} ms CPU per {size}x{size} frame "
-          f"({cost['blend_cpu_ms_per_frame']:.2f} ms of it after the model)"
-          + (f"; LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
-             f"(+{cost['added_p50_ms']:.2f} ms)" if "added_p50_ms" in cost else ""))
+    for c in cost["filter"].values():
+        print(f"strong filter, {c['frame_size']}: {c['filter_cpu_ms_per_frame']:.2f} ms CPU per "
+              f"frame (estimate {c['estimate_ms']:.2f}, warp {c['warp_ms']:.2f}, mix "
+              f"{c['mix_ms']:.2f}: only the mix waits for the model's output)")
+    if "added_p50_ms" in cost:
+        print(f"LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
+              f"({cost['added_p50_ms']:+.2f} ms)")
     for name, seconds in costs.items():
         print(f"training step, {name}: {seconds:.2f} s (wall, incl. data)")
     trained = (f"; runs {args.runs[0]} and {args.runs[1]}" if args.runs else

@@ -61,6 +61,7 @@ class Motion:
     coords: np.ndarray | None = None      # fixed-point warp maps (cv2.convertMaps CV_16SC2)
     fractions: np.ndarray | None = None
     weight: np.ndarray | None = None      # float32 [h, w]: weight of the warped past
+    keep: np.ndarray | None = None        # 1 - weight: the new output's
 
 
 class MotionEstimator:
@@ -103,7 +104,7 @@ class MotionEstimator:
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         coords, fractions = cv2.convertMaps(cv2.add(self._grids(h, w), flow), None, cv2.CV_16SC2)
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        return Motion(index, index - 1, coords, fractions, weight)
+        return Motion(index, index - 1, coords, fractions, weight, 1.0 - weight)
 
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -147,10 +148,11 @@ class TemporalFilter:
     """``filter(source, output)`` -> the output to show; ``source`` is the frame the generator's
     input was made from (before the input transform), at the output's size.
 
-    Two halves, which a server runs apart: ``estimate(source)`` (the input's motion, ~all of
-    the CPU cost, needs no output) and ``blend(motion, output)`` (one warp and a weighted sum:
-    what is left on a live frame's critical path once the output is there). Each half must see
-    the frames in display order."""
+    Three steps, which a server runs apart: ``estimate(source)`` (the input's motion, most of
+    the CPU cost, needs no output), ``warp_previous(motion)`` (needs the previous output only)
+    and ``mix(motion, warped, output)`` (a weighted sum: all that is left on a live frame's
+    critical path once its output is there); ``blend`` = the last two. Each step must see the
+    frames in display order."""
 
     def __init__(self, settings: FilterSettings):
         self.settings = settings
@@ -174,19 +176,30 @@ class TemporalFilter:
         return self._motion.estimate(source)
 
     def blend(self, motion: Motion, output: np.ndarray) -> np.ndarray:
-        """output + weight * (warp(previous output) - output). Starts afresh when the motion
-        was not measured against the frame blended last (it failed or was never blended)."""
-        prev_out, prev_index = self._prev_out, self._prev_index
-        self._prev_index = motion.index
-        if (motion.coords is None or motion.against != prev_index
-                or prev_out is None or prev_out.shape != output.shape
-                or motion.coords.shape[:2] != output.shape[:2]):
-            self._prev_out = output
-            return output
+        """output + weight * (warp(previous output) - output)."""
+        return self.mix(motion, self.warp_previous(motion), output)
+
+    def warp_previous(self, motion: Motion) -> np.ndarray | None:
+        """The previous output moved along ``motion``; None when the blend starts afresh
+        (``motion`` was not measured against the frame blended last: it failed or was never
+        blended). Needs only the previous output, so a server runs it before this frame's
+        output is there; nothing may be blended between this call and ``mix``."""
+        prev = self._prev_out
+        if (motion.coords is None or motion.against != self._prev_index or prev is None
+                or prev.shape[:2] != motion.coords.shape[:2]):
+            return None
         cv2 = _cv2()
-        warped = cv2.remap(prev_out, motion.coords, motion.fractions, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
-        self._prev_out = cv2.blendLinear(output, warped, 1.0 - motion.weight, motion.weight)
+        return cv2.remap(prev, motion.coords, motion.fractions, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+    def mix(self, motion: Motion, warped: np.ndarray | None, output: np.ndarray) -> np.ndarray:
+        """The output to show: ``output`` blended with ``warped`` (from ``warp_previous``), or
+        ``output`` itself when there is nothing to blend with."""
+        self._prev_index = motion.index
+        if warped is None or warped.shape != output.shape:
+            self._prev_out = output
+        else:
+            self._prev_out = _cv2().blendLinear(output, warped, motion.keep, motion.weight)
         return self._prev_out
 
 

@@ -41,11 +41,11 @@ def new_filter(level: str) -> TemporalFilter | None:
 
 class OrderedFilter:
     """The filter of one Translate stream. ``reserve()`` is called as each frame's work starts
-    (arrival order). The returned turn estimates the frame's motion on a worker thread as soon
-    as its source is ready, in arrival order and while the frame is in the model, and blends
-    the output only after the frame before it is blended or given up: the filter sees the
-    frames in order whatever finishes first, and only the blend (one warp and a weighted sum)
-    waits for the model."""
+    (arrival order). The returned turn does on a worker thread, while the frame is in the
+    model: the motion estimate (in arrival order, as soon as the frame's source is ready) and,
+    once the frame before is blended, the warp of that frame's output. When the output comes,
+    only the weighted sum is left, in order: the filter sees the frames in order whatever
+    finishes first, and a live frame waits for a fraction of the filter's CPU time."""
 
     def __init__(self, level: str):
         self.level = level
@@ -64,13 +64,20 @@ class OrderedFilter:
 class FilterTurn:
     def __init__(self, smoother: TemporalFilter, estimate: "_Place", blend: "_Place"):
         self._filter, self._estimate_place, self._blend_place = smoother, estimate, blend
-        self._motion: asyncio.Future | None = None
+        self._ready: asyncio.Future | None = None
 
-    def start_estimate(self, source: np.ndarray, pool: concurrent.futures.Executor) -> None:
-        """Starts measuring the input's motion on ``pool`` once every earlier frame's is done."""
-        self._motion = asyncio.ensure_future(self._estimate(source, pool))
+    def start(self, source: np.ndarray, pool: concurrent.futures.Executor) -> None:
+        """Starts the estimate and the warp on ``pool``, each when its turn comes."""
+        self._ready = asyncio.ensure_future(self._prepare(source, pool))
         # A frame that fails before its blend never awaits this; its outcome is still consumed.
-        self._motion.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._ready.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    async def _prepare(self, source: np.ndarray, pool: concurrent.futures.Executor
+                       ) -> tuple[Motion, np.ndarray | None]:
+        motion = await self._estimate(source, pool)
+        await self._blend_place.wait_turn()   # the previous frame's output is final
+        loop = asyncio.get_running_loop()
+        return motion, await loop.run_in_executor(pool, self._filter.warp_previous, motion)
 
     async def _estimate(self, source: np.ndarray, pool: concurrent.futures.Executor) -> Motion:
         work = None
@@ -86,19 +93,18 @@ class FilterTurn:
         return await asyncio.wrap_future(work)
 
     async def apply(self, output: np.ndarray) -> np.ndarray:
-        """The filtered output; ``start_estimate`` must have been called."""
+        """The filtered output; ``start`` must have been called."""
         try:
-            motion = await self._motion
-            await self._blend_place.wait_turn()
+            motion, warped = await self._ready
             _check_sizes(motion, output)
-            return self._filter.blend(motion, output)   # inline: one warp and a weighted sum
+            return self._filter.mix(motion, warped, output)   # inline: a weighted sum
         finally:
             self.release()
 
     def release(self) -> None:
         """Lets the next frame go once every earlier frame has gone: also for a frame that
         failed or was cancelled, whose successor must still wait for the frames before it."""
-        if self._motion is None:
+        if self._ready is None:
             self._estimate_place.done()
         self._blend_place.done()
 

@@ -254,8 +254,8 @@ class TranslateStream:
                 raise
             return self._error(reply, exc)
         try:
-            if turn is not None:   # the input's motion is measured while the model runs
-                turn.start_estimate(prepared.source, self._pool)
+            if turn is not None:   # motion and warp are done on a worker while the model runs
+                turn.start(prepared.source, self._pool)
             result = await asyncio.wrap_future(slot.submit(prepared.pixels))
             output = prepared.plan.crop(result.output)
             if turn is not None:

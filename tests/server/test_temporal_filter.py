@@ -141,7 +141,7 @@ def test_turns_filter_in_reservation_order_whatever_runs_first():
         pool = concurrent.futures.ThreadPoolExecutor(2)
 
         async def translate(i):
-            turns[i].start_estimate(frames[i], pool)
+            turns[i].start(frames[i], pool)
             return await turns[i].apply(outputs[i])
 
         tasks = {i: asyncio.create_task(translate(i)) for i in reversed(kept)}  # last-first
