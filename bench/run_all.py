@@ -39,7 +39,7 @@ import targets  # bench/, this script's folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
-BENCHES = ("train", "engines", "service")
+BENCHES = ("train", "engines", "service", "video_file")
 
 # Small settings that finish in a few minutes on a busy 2-core machine: few steps, two batch
 # sizes and five routes, short service stretches and a 1000-frame soak.
@@ -48,6 +48,7 @@ QUICK_ARGS = {
     "engines": ["--batches", "1", "8", "--rounds", "3", "--routes", "torch", "onnxruntime",
                 "onnxruntime-int8", "openvino", "torch-bf16"],
     "service": ["--frames", "80", "--rounds", "2", "--soak-frames", "1000"],
+    "video_file": ["--drawn", "--frames", "24"],
 }
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_int8",
              "amx_tile")
@@ -232,7 +233,26 @@ def md_service(bench: dict) -> list[str]:
     return lines
 
 
-RENDERERS = {"train": md_train, "engines": md_engines, "service": md_service}
+def md_video_file(bench: dict) -> list[str]:
+    s = bench.get("settings", {})
+    lines = ["## A 720p video file end to end (bench/video_file.py)", "", *failed_note(bench)]
+    if not bench.get("rows"):
+        return lines
+    frames = s.get("frames") or 0
+    lines += [f"{s.get('clip')}, {frames} frames, {s.get('net')}, {s.get('threads')} threads, "
+              f"served on {s.get('backend')}. Baseline: **ffmpeg -> official test.py -> ffmpeg**, "
+              "re-enacted step by step (the official code is not in this repository), in the "
+              "same run.", ""]
+    base = bench["baseline_s"]
+    rows = [["ffmpeg -> official test.py -> ffmpeg (re-enacted)", fmt(base, ".1f"),
+             fmt(frames / base, ".1f"), "1.00x"]]
+    rows += [[r["path"], fmt(r["seconds"], ".1f"), fmt(frames / r["seconds"], ".1f"),
+              fmt(r["vs_baseline"], ".2f", "x")] for r in bench["rows"]]
+    return lines + md_table(["path", "seconds", "fps", "vs baseline"], rows, "lrrr") + [""]
+
+
+RENDERERS = {"train": md_train, "engines": md_engines, "service": md_service,
+             "video_file": md_video_file}
 
 
 def render_markdown(results: dict) -> str:

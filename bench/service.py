@@ -73,13 +73,14 @@ def percentiles(latencies_s: list[float]) -> tuple[float, float]:
 class Server:
     """pix2pix-serve in a subprocess, so that its CPU and memory are its own."""
 
-    def __init__(self, engines: Path, args):
+    def __init__(self, engines: Path, args, *, backend: str = "onnxruntime",
+                 scale: str = "native"):
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
-             "--host", "127.0.0.1", "--backend", "onnxruntime", "--inference-threads",
+             "--host", "127.0.0.1", "--backend", backend, "--inference-threads",
              str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
              str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING",
-             "--scale", "native"],
+             "--scale", scale],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for line in self.process.stderr:
             match = re.search(r"listening on port (\d+)", line)
@@ -87,6 +88,12 @@ class Server:
                 self.port = int(match.group(1))
                 return
         raise RuntimeError(f"pix2pix-serve exited with {self.process.wait()}")
+
+    def backend_of(self, model: str) -> str:
+        """The backend the server chose for ``model`` (ListModels)."""
+        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
+            reply = pb_grpc.TranslatorStub(channel).ListModels(pb.ListModelsRequest(), timeout=30)
+        return next(m.backend for m in reply.models if m.name == model)
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()

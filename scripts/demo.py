@@ -1,9 +1,13 @@
 """The main job, end to end: serve the shipped engine on CPU and translate a sample video.
 
 Starts `pix2pix-serve` on a free port with the engines in engines/, waits until its health check
-says SERVING, translates ../shared/data/video/realshort_240p.mp4 (or, where that is absent, a
-clip it draws) with `pix2pix-client video --side-by-side`, writes out/demo.mp4 (input | output)
-and out/demo.png (a contact sheet: input | what the engine sees | output), and stops the server.
+says SERVING, and translates a clip with `pix2pix-client video`, twice: as the engine makes it
+and with the server's temporal filter (`--temporal strong`). The clip is the held-out tail of
+../shared/data/video/bigbuckbunny_30s_720p.webm (its last 5 s, which the shipped edges2bunny
+engine never saw in training), scaled to 640x360; where that is absent, a clip it draws.
+Writes out/demo.mp4 (input | edges, what the engine sees | output), out/demo_strong.mp4 (the
+same with the filter) and out/demo.png, a contact sheet of consecutive frames: input | edges |
+output | output with the filter. Stops the server.
 """
 from __future__ import annotations
 
@@ -13,11 +17,14 @@ import socket
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-SAMPLE = ROOT.parent / "shared" / "data" / "video" / "realshort_240p.mp4"
+BUNNY = ROOT.parent / "shared" / "data" / "video" / "bigbuckbunny_30s_720p.webm"
+TAIL_FROM_S = 25.0          # the engine trained on the first 25 s
+DEMO_SIZE = (640, 360)
 
 
 def free_port() -> int:
@@ -67,70 +74,123 @@ def wait_until_serving(target: str, proc: subprocess.Popen, timeout_s: float = 1
     raise SystemExit(f"demo: the server at {target} did not become healthy in {timeout_s:.0f} s")
 
 
-def contact_sheet(side_by_side: Path, engine_dir: Path, out_png: Path, rows: int = 4) -> None:
-    """Picks `rows` evenly spaced frames of the side-by-side video and lays them out as
-    input | engine input (after the engine's input transform) | output."""
-    import av
-    import numpy as np
-    from PIL import Image
+def held_out_tail(path: Path, out: Path) -> Path:
+    """The clip's frames from TAIL_FROM_S on, scaled to DEMO_SIZE, as an H.264 file."""
+    from pix2pix_stream.media.geometry import resize
+    from pix2pix_stream.media.video_decode import VideoDecoder
+    from pix2pix_stream.media.video_encode import VideoEncoder
 
-    from pix2pix_stream.engines.runtime.metadata import read_metadata
-
-    meta = read_metadata(engine_dir)
-    transform, engine_size = meta.transform, (meta.input_width, meta.input_height)
-    with av.open(str(side_by_side)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    picks = [frames[int(i)] for i in np.linspace(0, len(frames) - 1, rows)]
-    lines = []
-    for frame in picks:
-        half = frame.shape[1] // 2
-        src, result = frame[:, :half], frame[:, half:2 * half]
-        lines.append(np.concatenate([src, engine_view(src, transform, engine_size), result], axis=1))
-    Image.fromarray(np.concatenate(lines, axis=0)).save(out_png)
+    with VideoDecoder(path) as decoder:
+        info = decoder.info
+        rate = Fraction(info.rate)
+        first = round(TAIL_FROM_S * rate)
+        with VideoEncoder(out, size=DEMO_SIZE, rate=rate, time_base=1 / rate) as encoder:
+            for frame in decoder.frames():
+                if frame.index >= first:
+                    encoder.write(resize(frame.rgb, *DEMO_SIZE), frame.index - first)
+    return out
 
 
-def engine_view(frame, transform, engine_size):
-    """What the engine is fed: the frame resized to its input size and transformed, as the
-    server does it, then scaled back to the frame's size for the sheet."""
+def decoded(path: Path) -> list:
+    from pix2pix_stream.media.video_decode import VideoDecoder
+
+    with VideoDecoder(path) as decoder:
+        return [frame.rgb for frame in decoder.frames()]
+
+
+def engine_view(frame, transform, crop_size: int):
+    """What the engine is fed: the frame with its short side at the engine's crop size (the
+    server's default policy) and transformed, scaled back to the frame's size for showing."""
     import cv2
 
+    from pix2pix_stream.media.geometry import resize_short_side
+
     height, width = frame.shape[:2]
-    small = cv2.resize(frame, engine_size, interpolation=cv2.INTER_AREA)
-    return cv2.resize(transform(small), (width, height), interpolation=cv2.INTER_NEAREST)
+    edges = transform(resize_short_side(frame, crop_size))
+    return cv2.resize(edges, (width, height), interpolation=cv2.INTER_NEAREST)
+
+
+def compose(video: Path, outputs: dict[str, Path], engine_dir: Path, out: Path,
+            sheet_rows: int = 5) -> None:
+    """out/demo*.mp4: input | edges | output per run, and out/demo.png: ``sheet_rows``
+    consecutive frames from the middle, input | edges | each run's output."""
+    import cv2
+    import numpy as np
+
+    from pix2pix_stream.engines.runtime.metadata import read_metadata
+    from pix2pix_stream.media.video_decode import VideoDecoder
+    from pix2pix_stream.media.video_encode import VideoEncoder
+
+    meta = read_metadata(engine_dir)
+    inputs = decoded(video)
+    edges = [engine_view(f, meta.transform, meta.geometry.crop_size) for f in inputs]
+    runs = {name: decoded(path) for name, path in outputs.items()}
+    with VideoDecoder(video) as decoder:
+        rate = Fraction(decoder.info.rate)
+    for name, frames in runs.items():
+        h, w = inputs[0].shape[:2]
+        with VideoEncoder(out / f"{name}.mp4", size=(3 * w, h), rate=rate,
+                          time_base=1 / rate) as encoder:
+            for i, (src, edge, result) in enumerate(zip(inputs, edges, frames)):
+                encoder.write(np.concatenate([src, edge, result], axis=1), i)
+    middle = max(0, len(inputs) // 2 - sheet_rows // 2)
+    rows = [np.concatenate([inputs[i], edges[i], *(r[i] for r in runs.values())], axis=1)
+            for i in range(middle, min(len(inputs), middle + sheet_rows))]
+    cv2.imwrite(str(out / "demo.png"), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+
+
+def default_model(engines: Path) -> str:
+    return "edges2bunny" if (engines / "edges2bunny" / "engine.json").is_file() else "edges2facades"
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--engines", type=Path, default=ROOT / "engines")
-    parser.add_argument("--model", default="edges2facades", help="engine name in --engines")
-    parser.add_argument("--video", type=Path, default=SAMPLE, help="input video (default: the shared sample)")
+    parser.add_argument("--model", default=None,
+                        help="engine name in --engines (default: edges2bunny, else edges2facades)")
+    parser.add_argument("--video", type=Path, default=None,
+                        help="input video (default: the bunny clip's held-out tail)")
     parser.add_argument("--out", type=Path, default=ROOT / "out")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
-    video = args.video if args.video.is_file() else drawn_clip(args.out / "sample.mp4")
+    model = args.model or default_model(args.engines)
+    if args.video is not None:
+        video = args.video
+    elif BUNNY.is_file():
+        video = held_out_tail(BUNNY, args.out / "bunny_tail.mp4")
+    else:
+        video = drawn_clip(args.out / "sample.mp4")
     port = free_port()
     target = f"127.0.0.1:{port}"
     server = subprocess.Popen([str(BIN / "pix2pix-serve"), "--engines", str(args.engines),
                                "--host", "127.0.0.1", "--port", str(port), "--backend", "auto"])
+    outputs, timings = {"demo": args.out / "translated.mp4",
+                        "demo_strong": args.out / "translated_strong.mp4"}, {}
     try:
         wait_until_serving(target, server)
-        demo_mp4 = args.out / "demo.mp4"
-        started = time.monotonic()
-        subprocess.run([str(BIN / "pix2pix-client"), "video", str(video), str(demo_mp4),
-                        "--server", target, "--model", args.model, "--side-by-side"], check=True)
-        elapsed = time.monotonic() - started
-        contact_sheet(demo_mp4, args.engines / args.model, args.out / "demo.png")
+        for name, path in outputs.items():
+            started = time.monotonic()
+            subprocess.run([str(BIN / "pix2pix-client"), "video", str(video), str(path),
+                            "--server", target, "--model", model,
+                            "--temporal", "strong" if name.endswith("strong") else "off"],
+                           check=True)
+            timings[name] = time.monotonic() - started
     finally:
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-    print(f"\ninput:          {video}")
-    print(f"translated in:  {elapsed:.1f} s")
-    print(f"side by side:   {demo_mp4}")
-    print(f"contact sheet:  {args.out / 'demo.png'}")
+    compose(video, outputs, args.engines / model, args.out)
+    print(f"\ninput:          {video} (engine {model})")
+    print(f"translated in:  {timings['demo']:.1f} s; with the temporal filter "
+          f"{timings['demo_strong']:.1f} s")
+    print(f"videos:         {args.out / 'demo.mp4'}, {args.out / 'demo_strong.mp4'} "
+          "(input | edges | output)")
+    print(f"contact sheet:  {args.out / 'demo.png'} (consecutive frames: input | edges | "
+          "output | output with the filter)")
     return 0
 
 

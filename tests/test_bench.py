@@ -80,6 +80,13 @@ RESULTS = {
                     "soak": {"frames": 1000, "streams": 4, "ngf": 4, "seconds": 10.0,
                              "fps": 100.0, "rss_early_mb": 200.0, "rss_early_after_frames": 100,
                              "rss_end_mb": 201.5, "rss_growth_mb": 1.5}},
+        "video_file": {"bench": "video_file", "returncode": 0, "baseline_s": 30.0,
+                       "settings": {"clip": "clip.mp4", "frames": 132, "threads": 2,
+                                    "backend": "openvino", "net": "unet_256 ngf 64"},
+                       "rows": [{"path": "pix2pix-client video (local decode, default)",
+                                 "seconds": 5.0, "vs_baseline": 6.0},
+                                {"path": "pix2pix-client video --server-decode",
+                                 "seconds": 7.5, "vs_baseline": 4.0}]},
         "broken": {"bench": "broken", "returncode": 2},
     },
 }
@@ -97,8 +104,10 @@ def test_render_writes_markdown_json_and_plots(tmp_path):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     md = (tmp_path / "results.md").read_text()
-    for heading in ("## Training", "## Inference engines", "## gRPC service", "## broken"):
+    for heading in ("## Training", "## Inference engines", "## gRPC service", "## A 720p video",
+                    "## broken"):
         assert heading in md
+    assert "| pix2pix-client video --server-decode | 7.5 | 17.6 | 4.00x |" in md
     assert "| bf16 + fused Adam [default] | 2.50 | 2.50x | 1.00% | – |" in md
     assert "| onnxruntime | 12.5 | 13.9 | 72.0 | 1.25x | 1.00x | inf |" in md
     assert "- openvino: unavailable" in md
@@ -121,13 +130,14 @@ def test_targets_table_puts_this_runs_numbers_next_to_the_targets():
     assert cells["4 streams served / bare batch 4"] == "0.96× (met)"
     assert cells["1 stream p50 over bare batch 1"] == "+2.00 ms (missed)"
     assert cells[targets.TARGETS[3].what] == "2.50× (loss drift 1.00%) (met)"
-    assert cells[targets.TARGETS[4].what].startswith("not measured")
+    assert cells[targets.TARGETS[4].what] == "default 6.00×, --server-decode 4.00× (missed)"
 
     results["benches"]["service"]["returncode"] = 3
     del results["benches"]["train"]
+    del results["benches"]["video_file"]
     cells = [line.split(" | ")[1] for line in targets.table(results)[2:]]
     assert cells[:3] == ["bench/service.py failed (exit status 3)"] * 3
-    assert cells[3].startswith("not run")
+    assert cells[3].startswith("not run") and cells[4].startswith("not run")
 
 
 def test_readme_targets_block_is_rewritten_in_place(tmp_path):
