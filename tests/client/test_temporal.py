@@ -115,6 +115,24 @@ def test_cli_video_sends_temporal_on_both_paths(off_server, backend, tmp_path, s
     assert not same(outputs["strong"], outputs["off"])
 
 
+@pytest.mark.parametrize("server_decode", [False, True], ids=["local", "server-decode"])
+def test_asyncio_translate_video_sends_temporal_on_both_paths(off_server, backend, tmp_path,
+                                                              server_decode):
+    src = panning_clip(tmp_path / "pan.mkv", panning_frames(6))
+    with av.open(str(src)) as clip:
+        decoded = [frame.to_ndarray(format="rgb24") for frame in clip.decode(video=0)]
+
+    async def run():
+        async with AsyncTranslatorClient(off_server) as client:
+            await client.translate_video(src, tmp_path / "out.mkv", model="tiny", codec="ffv1",
+                                         server_decode=server_decode, temporal="strong")
+
+    asyncio.run(run())
+    got = video_frames(tmp_path / "out.mkv")
+    want = [in_format(rgb, got[0][1]) for rgb in reference(backend, decoded, "strong")]
+    assert same([planes for _, _, planes in got], want)
+
+
 class RecordingClient(TranslatorClient):
     """The real client, keeping what one stream sent and got back: the webcam command's frames
     come from OpenCV, so the reference is computed from the frames it actually sent."""
