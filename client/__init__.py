@@ -9,8 +9,8 @@ Needs grpcio, protobuf, numpy, PyAV and OpenCV; never torch or onnxruntime.
 from pix2pix_stream.client.async_client import AsyncTranslatorClient
 from pix2pix_stream.client.config import ClientConfig
 from pix2pix_stream.client.errors import (AuthError, ClientError, DeadlineExceededError, InputFileError,
-                           InvalidInputError, ModelNotFoundError, OutputFileError, ServerError,
-                           ServerUnavailableError, StoppedError)
+                           InvalidInputError, InvalidOptionError, ModelNotFoundError,
+                           OutputFileError, ServerError, ServerUnavailableError, StoppedError)
 from pix2pix_stream.client.frames import ModelInfo, TranslatedFrame
 from pix2pix_stream.client.local_video import VideoResult
 from pix2pix_stream.client.sync_client import TranslatorClient
@@ -18,6 +18,6 @@ from pix2pix_stream.client.sync_client import TranslatorClient
 __all__ = [
     "TranslatorClient", "AsyncTranslatorClient", "ClientConfig", "ModelInfo", "TranslatedFrame",
     "VideoResult", "ClientError", "ServerUnavailableError", "ModelNotFoundError", "AuthError",
-    "InvalidInputError", "DeadlineExceededError", "ServerError", "InputFileError",
-    "OutputFileError", "StoppedError",
+    "InvalidInputError", "InvalidOptionError", "DeadlineExceededError", "ServerError",
+    "InputFileError", "OutputFileError", "StoppedError",
 ]

@@ -92,9 +92,10 @@ class AsyncTranslatorClient:
     async def stream(self, frames: Frames, *, model: str, mode: str = "lossless",
                      encoding: str = "raw", size: tuple[int, int] | None = None,
                      input_encoding: str = "raw", jpeg_quality: int = 0,
-                     scale: str | int | None = None) -> AsyncIterator[TranslatedFrame]:
+                     scale: str | int | None = None,
+                     temporal: str | None = None) -> AsyncIterator[TranslatedFrame]:
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
-                                  jpeg_quality=jpeg_quality, scale=scale)
+                                  jpeg_quality=jpeg_quality, scale=scale, temporal=temporal)
         await self.wait_until_ready()
         source = AsyncReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
@@ -149,9 +150,11 @@ class AsyncTranslatorClient:
     async def translate_frames(self, frames: Frames, *, model: str, mode: str = "lossless",
                                encoding: str = "raw", size: tuple[int, int] | None = None,
                                input_encoding: str = "raw",
-                               scale: str | int | None = None) -> AsyncIterator[np.ndarray]:
+                               scale: str | int | None = None,
+                               temporal: str | None = None) -> AsyncIterator[np.ndarray]:
         async for reply in self.stream(frames, model=model, mode=mode, encoding=encoding,
-                                       size=size, input_encoding=input_encoding, scale=scale):
+                                       size=size, input_encoding=input_encoding, scale=scale,
+                                       temporal=temporal):
             yield reply.image
 
     async def translate_image(self, image: np.ndarray, *, model: str,
@@ -171,14 +174,17 @@ class AsyncTranslatorClient:
                               progress: Progress | None = None, codec: str = "",
                               audio: bool = True,
                               stop: threading.Event | None = None,
-                              scale: str | int | None = None) -> VideoResult:
+                              scale: str | int | None = None,
+                              temporal: str | None = None) -> VideoResult:
         """As TranslatorClient.translate_video; decoding and encoding run in worker threads so
         the event loop stays free."""
+        fr.temporal_filter(temporal)  # a bad value fails here, before the output is touched
         if server_decode:
             return await self._translate_video_on_server(src, dst, model=model, size=size,
                                                          side_by_side=side_by_side,
                                                          progress=progress, codec=codec,
-                                                         stop=stop, scale=scale)
+                                                         stop=stop, scale=scale,
+                                                         temporal=temporal)
         await self.wait_until_ready()
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                             audio=audio, progress=progress, stop=stop)
@@ -186,7 +192,7 @@ class AsyncTranslatorClient:
         failed = True
         try:
             async for image in self.translate_frames(_pull(job.next_input), model=model,
-                                                     size=size, scale=scale):
+                                                     size=size, scale=scale, temporal=temporal):
                 await asyncio.to_thread(job.write, image)
             failed = False
         finally:
@@ -194,9 +200,10 @@ class AsyncTranslatorClient:
         return job.result()
 
     async def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                         progress, codec, stop, scale=None) -> VideoResult:
+                                         progress, codec, stop, scale=None,
+                                         temporal=None) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
-                                 scale=scale)
+                                 scale=scale, temporal=temporal)
         await self.wait_until_ready()
         with rv.ServerVideoJob(src, dst, config, progress, stop,
                                self.config.max_failovers) as job:

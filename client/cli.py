@@ -40,6 +40,23 @@ def _add_scale(p: argparse.ArgumentParser) -> None:
                         "of N pixels (default: the server's choice, normally engine)")
 
 
+def _temporal(text: str) -> str:
+    from pix2pix_stream.client.frames import temporal_filter
+
+    try:
+        temporal_filter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _add_temporal(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--temporal", type=_temporal, default=None, metavar="off|light|strong",
+                   help="the server's temporal filter: blend each output with the previous one "
+                        "moved along the input's motion where the input only moved: less "
+                        "flicker (default: the server's choice, normally off)")
+
+
 def _connection_options() -> argparse.ArgumentParser:
     """Options every subcommand takes."""
     p = argparse.ArgumentParser(add_help=False)
@@ -93,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-audio", action="store_true",
                    help="do not copy the audio (local decoding only)")
     _add_scale(p)
+    _add_temporal(p)
 
     p = add("webcam", "live translation of a camera, a file or a stream URL")
     p.add_argument("--device", default="0",
@@ -110,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="translate every frame of a file (lossless mode), as fast as the "
                         "server goes (default: play it at its frame rate, like a camera)")
     _add_scale(p)
+    _add_temporal(p)
 
     p = add("web", "a local web page: your camera, translated live, in the browser")
     p.add_argument("--model", default=None,

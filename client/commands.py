@@ -51,7 +51,8 @@ def video(client: TranslatorClient, args) -> int:
                                             side_by_side=args.side_by_side, size=args.size,
                                             progress=update, codec=args.codec,
                                             audio=not args.no_audio, stop=stop,
-                                            scale=args.scale or None)
+                                            scale=args.scale or None,
+                                            temporal=args.temporal)
     except KeyboardInterrupt as interrupt:
         path, kept = getattr(interrupt, "partial_output", None) or (args.output, 0)
         print(f"\npix2pix-client: interrupted; " + (
@@ -103,7 +104,8 @@ def webcam(client: TranslatorClient, args) -> int:
     config = LiveConfig(device=args.device, model=args.model, size=args.size, show=args.show,
                         record=args.record, max_frames=args.max_frames,
                         duration_s=args.duration, input_encoding="jpeg" if args.jpeg else "raw",
-                        realtime=not args.no_realtime, scale=args.scale or None)
+                        realtime=not args.no_realtime, scale=args.scale or None,
+                        temporal=args.temporal)
     run_live(client, config, report=lambda line: print(line, flush=True))
     if args.record is not None and args.record.exists():
         print(f"recorded {args.record}")

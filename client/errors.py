@@ -37,6 +37,11 @@ class InvalidInputError(ClientError, ValueError):
     """The server rejected what was sent (a frame it cannot decode, a bad size, a bad file)."""
 
 
+class InvalidOptionError(ClientError, ValueError):
+    """An argument of a call that is none of its allowed values (e.g. temporal="max"); raised
+    before anything is sent or written."""
+
+
 class DeadlineExceededError(ClientError):
     """A call took longer than its deadline."""
 

@@ -37,6 +37,7 @@ _BY_ERROR = [  # first match wins
     (errors.AuthError, AUTH),
     (errors.DisplayUnavailableError, UNSUPPORTED),
     (errors.StoppedError, INTERRUPTED),
+    (errors.InvalidOptionError, USAGE),
 ]
 
 

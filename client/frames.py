@@ -8,13 +8,17 @@ import time
 from dataclasses import dataclass, field
 import numpy as np
 
-from pix2pix_stream.client.errors import InvalidInputError, ServerError, from_status_code
+from pix2pix_stream.client.errors import (InvalidInputError, InvalidOptionError, ServerError,
+                                          from_status_code)
 from pix2pix_stream.protos import translator_pb2 as pb
 
 OUTPUT_ENCODINGS = {"raw": pb.RAW, "jpeg": pb.JPEG, "png": pb.PNG}
 INPUT_ENCODINGS = ("raw", "jpeg", "png")
 JPEG_QUALITY = 95  # of frames sent as JPEG (OpenCV's default, what the client always used)
 MODES = {"lossless": pb.LOSSLESS, "live": pb.LIVE}
+# The server's per-stream temporal filter (docs/temporal.md); None = the server's default.
+TEMPORAL_FILTERS = {"off": pb.TEMPORAL_OFF, "light": pb.TEMPORAL_LIGHT,
+                    "strong": pb.TEMPORAL_STRONG}
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,21 @@ def scale_text(scale: str | int | None) -> str:
     return str(ScalePolicy.parse(scale))
 
 
+def temporal_filter(level: str | None) -> int:
+    """The wire value (pb.TemporalFilter) of a temporal filter level: "off", "light" or
+    "strong"; None or "" = the server's default. InvalidOptionError for anything else."""
+    if level is None or level == "":
+        return pb.TEMPORAL_FILTER_UNSPECIFIED
+    if not isinstance(level, str) or level not in TEMPORAL_FILTERS:
+        raise InvalidOptionError(f"temporal must be one of {', '.join(TEMPORAL_FILTERS)} "
+                                 f"(or None: the server's default), got {level!r}")
+    return TEMPORAL_FILTERS[level]
+
+
 def stream_config(model: str, *, mode: str = "lossless", encoding: str = "raw",
                   size: tuple[int, int] | None = None, jpeg_quality: int = 0,
-                  scale: str | int | None = None) -> pb.StreamConfig:
+                  scale: str | int | None = None,
+                  temporal: str | None = None) -> pb.StreamConfig:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
     if encoding not in OUTPUT_ENCODINGS:
@@ -101,7 +117,7 @@ def stream_config(model: str, *, mode: str = "lossless", encoding: str = "raw",
     width, height = size or (0, 0)
     return pb.StreamConfig(model=model, encoding=OUTPUT_ENCODINGS[encoding], mode=MODES[mode],
                            jpeg_quality=jpeg_quality, output_width=width, output_height=height,
-                           scale=scale_text(scale))
+                           scale=scale_text(scale), temporal=temporal_filter(temporal))
 
 
 def check_frame(frame: np.ndarray, index: int) -> np.ndarray:

@@ -40,13 +40,13 @@ def container_for(dst: str | Path) -> str:
 
 def video_config(model: str, dst: str | Path, *, size: tuple[int, int] | None,
                  side_by_side: bool, codec: str = "", bit_rate: int = 0,
-                 scale: str | int | None = None) -> pb.VideoConfig:
-    from pix2pix_stream.client.frames import scale_text
+                 scale: str | int | None = None, temporal: str | None = None) -> pb.VideoConfig:
+    from pix2pix_stream.client.frames import scale_text, temporal_filter
 
     width, height = size or (0, 0)
     return pb.VideoConfig(model=model, codec=codec, bit_rate=bit_rate, container=container_for(dst),
                           output_width=width, output_height=height, side_by_side=side_by_side,
-                          scale=scale_text(scale))
+                          scale=scale_text(scale), temporal=temporal_filter(temporal))
 
 
 def open_input(src: str | Path) -> BinaryIO:

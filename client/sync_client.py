@@ -105,11 +105,12 @@ class TranslatorClient:
     def stream(self, frames: Iterable[np.ndarray], *, model: str, mode: str = "lossless",
                encoding: str = "raw", size: tuple[int, int] | None = None,
                input_encoding: str = "raw", jpeg_quality: int = 0,
-               scale: str | int | None = None) -> Iterator[TranslatedFrame]:
+               scale: str | int | None = None,
+               temporal: str | None = None) -> Iterator[TranslatedFrame]:
         """Like translate_frames, with each reply's sequence number, echoed send time, server
         timings and (live mode) the sequence numbers the server dropped."""
         config = fr.stream_config(model, mode=mode, encoding=encoding, size=size,
-                                  jpeg_quality=jpeg_quality, scale=scale)
+                                  jpeg_quality=jpeg_quality, scale=scale, temporal=temporal)
         self.wait_until_ready()
         source = ReplayableRequests(frames, input_encoding)
         checker = fr.ReplyOrder(mode, self.target)
@@ -139,15 +140,18 @@ class TranslatorClient:
                          mode: str = "lossless", encoding: str = "raw",
                          size: tuple[int, int] | None = None,
                          input_encoding: str = "raw",
-                         scale: str | int | None = None) -> Iterator[np.ndarray]:
+                         scale: str | int | None = None,
+                         temporal: str | None = None) -> Iterator[np.ndarray]:
         """Translates uint8 RGB [H, W, 3] frames over one stream; yields the translations in
         order, while later frames are still being sent (the iterable is consumed lazily).
         ``size`` = (width, height) of the outputs; default the input's. ``scale``: the size
         frames are translated at, aspect ratio kept: "engine" (short side = the engine's
         crop size), "native" (the frame's own size) or a short side in pixels; None = the
-        server's default."""
+        server's default. ``temporal``: the server's temporal filter for this stream, "off",
+        "light" or "strong" (each output blended with the previous one moved along the input's
+        motion where the input only moved: less flicker); None = the server's default."""
         for reply in self.stream(frames, model=model, mode=mode, encoding=encoding, size=size,
-                                 input_encoding=input_encoding, scale=scale):
+                                 input_encoding=input_encoding, scale=scale, temporal=temporal):
             yield reply.image
 
     def translate_image(self, image: np.ndarray, *, model: str,
@@ -165,25 +169,29 @@ class TranslatorClient:
                         size: tuple[int, int] | None = None, progress: Progress | None = None,
                         codec: str = "", audio: bool = True,
                         stop: threading.Event | None = None,
-                        scale: str | int | None = None) -> VideoResult:
+                        scale: str | int | None = None,
+                        temporal: str | None = None) -> VideoResult:
         """Translates a video file into ``dst`` (container from its suffix; ``codec`` "" picks
         the encoder by container: H.264, VP9 for WebM). Locally decoded and encoded by default;
         ``server_decode`` sends the file to the server instead.
         ``progress(done, total)`` is called as frames complete (total 0 when unknown).
         Setting ``stop`` ends the job early: the result holds the frames done so far
         (``complete`` False); StoppedError when there were none. ``dst`` is written only
-        when there is output to keep (client.output_file). ``scale``: as translate_frames."""
+        when there is output to keep (client.output_file). ``scale``, ``temporal``: as
+        translate_frames."""
+        fr.temporal_filter(temporal)  # a bad value fails here, before the output is touched
         if server_decode:
             return self._translate_video_on_server(src, dst, model=model, size=size,
                                                    side_by_side=side_by_side, progress=progress,
-                                                   codec=codec, stop=stop, scale=scale)
+                                                   codec=codec, stop=stop, scale=scale,
+                                                   temporal=temporal)
         self.wait_until_ready()  # before the output file is created
         job = LocalVideoJob(src, dst, size=size, side_by_side=side_by_side, codec=codec,
                             audio=audio, progress=progress, stop=stop)
         try:
             with job:
                 for image in self.translate_frames(job.inputs(), model=model, size=size,
-                                                   scale=scale):
+                                                   scale=scale, temporal=temporal):
                     job.write(image)
             return job.result()
         except (ClientError, KeyboardInterrupt) as exc:  # a second Ctrl-C: the output is closed
@@ -191,9 +199,10 @@ class TranslatorClient:
             raise with_partial_output(exc, sink and sink.path, sink.frames_written if sink else 0)
 
     def _translate_video_on_server(self, src, dst, *, model, size, side_by_side,
-                                   progress, codec, stop, scale=None) -> VideoResult:
+                                   progress, codec, stop, scale=None,
+                                   temporal=None) -> VideoResult:
         config = rv.video_config(model, dst, size=size, side_by_side=side_by_side, codec=codec,
-                                 scale=scale)
+                                 scale=scale, temporal=temporal)
         self.wait_until_ready()
         with rv.ServerVideoJob(src, dst, config, progress, stop,
                                self.config.max_failovers) as job:

@@ -28,6 +28,7 @@ class LiveConfig:
     model: str
     size: tuple[int, int] | None = None  # output (width, height); default the capture's
     scale: str | None = None             # compute size (media.geometry); None = server default
+    temporal: str | None = None          # the server's temporal filter; None = server default
     show: bool = False
     record: Path | None = None
     max_frames: int = 0                  # stop after this many translated frames; 0 = no limit
@@ -183,7 +184,7 @@ def run_live(client, config: LiveConfig, report: Callable[[str], None] = print) 
         mode = "live" if config.realtime else "lossless"
         replies = client.stream(_newest_frames(capture, sent), model=config.model, mode=mode,
                                 size=config.size, input_encoding=config.input_encoding,
-                                scale=config.scale)
+                                scale=config.scale, temporal=config.temporal)
         started = time.monotonic()
         for reply in replies:
             original = _input_of(reply.sequence, sent)
