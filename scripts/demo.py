@@ -136,7 +136,9 @@ def compose(video: Path, outputs: dict[str, Path], engine_dir: Path, out: Path,
     middle = max(0, len(inputs) // 2 - sheet_rows // 2)
     rows = [np.concatenate([inputs[i], edges[i], *(r[i] for r in runs.values())], axis=1)
             for i in range(middle, min(len(inputs), middle + sheet_rows))]
-    cv2.imwrite(str(out / "demo.png"), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    sheet = np.concatenate(rows)
+    sheet = cv2.resize(sheet, (sheet.shape[1] // 2, sheet.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(out / "demo.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
 def default_model(engines: Path) -> str:
