@@ -163,9 +163,9 @@ def main(argv=None) -> int:
         print(f"| {r['path']:<48} | {r['seconds']:7.1f} | {frames / r['seconds']:5.1f} | "
               f"{r['vs_baseline']:10.2f}x |")
     if args.json:
-        write_json(args.json, {"bench": "video_file", "settings": {
+        write_json(args.json, "video_file", {
             "clip": clip.name, "frames": frames, "threads": args.threads, "backend": backend,
-            "net": "unet_256 ngf 64"}, "baseline_s": baseline, "rows": rows})
+            "net": "unet_256 ngf 64"}, rows, baseline_s=baseline)
     return 0
 
 
