@@ -54,9 +54,11 @@ def temporal_settings(level: str) -> FilterSettings | None:
 class Motion:
     """What the input did between two frames, at the output's size: everything the blend needs,
     so that the blend itself is one warp and one weighted sum. ``index`` is the frame this was
-    measured for and ``against`` the earlier frame it was measured against; ``coords`` is None
-    when the blend must start afresh (first frame, a size change or a scene cut)."""
+    measured for and ``against`` the earlier frame it was measured against; ``size`` (height,
+    width) is the source's, which the output must have; ``coords`` is None when the blend must
+    start afresh (first frame, a size change or a scene cut)."""
     index: int
+    size: tuple[int, int]
     against: int | None
     coords: np.ndarray | None = None      # fixed-point warp maps (cv2.convertMaps CV_16SC2)
     fractions: np.ndarray | None = None
@@ -82,15 +84,16 @@ class MotionEstimator:
 
     def estimate(self, source: np.ndarray) -> Motion:
         index, self._count = self._count, self._count + 1
+        size = source.shape[:2]
         small = self._shrink(gray(source))
         prev_small, self._prev_small = self._prev_small, small
         if prev_small is None or prev_small.shape != small.shape:
-            return Motion(index, None)
+            return Motion(index, size, None)
         weight, flow = self._weight_and_flow(small, prev_small)
         if weight is None:
             self.resets += 1
-            return Motion(index, None)
-        return self._full_size(index, flow, weight, source.shape[:2], small.shape)
+            return Motion(index, size, None)
+        return self._full_size(index, flow, weight, size, small.shape)
 
     def _full_size(self, index: int, flow: np.ndarray, weight: np.ndarray,
                    size: tuple[int, int], small_shape: tuple[int, int]) -> Motion:
@@ -104,7 +107,7 @@ class MotionEstimator:
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         coords, fractions = cv2.convertMaps(cv2.add(self._grids(h, w), flow), None, cv2.CV_16SC2)
         weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        return Motion(index, index - 1, coords, fractions, weight, 1.0 - weight)
+        return Motion(index, size, index - 1, coords, fractions, weight, 1.0 - weight)
 
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
@@ -169,7 +172,6 @@ class TemporalFilter:
         self._prev_out = self._prev_index = None
 
     def __call__(self, source: np.ndarray, output: np.ndarray) -> np.ndarray:
-        _check_sizes(source, output)
         return self.blend(self.estimate(source), output)
 
     def estimate(self, source: np.ndarray) -> Motion:
@@ -186,7 +188,7 @@ class TemporalFilter:
         output is there; nothing may be blended between this call and ``mix``."""
         prev = self._prev_out
         if (motion.coords is None or motion.against != self._prev_index or prev is None
-                or prev.shape[:2] != motion.coords.shape[:2]):
+                or prev.shape[:2] != motion.size):
             return None
         cv2 = _cv2()
         return cv2.remap(prev, motion.coords, motion.fractions, cv2.INTER_LINEAR,
@@ -194,7 +196,11 @@ class TemporalFilter:
 
     def mix(self, motion: Motion, warped: np.ndarray | None, output: np.ndarray) -> np.ndarray:
         """The output to show: ``output`` blended with ``warped`` (from ``warp_previous``), or
-        ``output`` itself when there is nothing to blend with."""
+        ``output`` itself when there is nothing to blend with. ``output`` must have the size
+        of the source the motion was measured on."""
+        if output.shape[:2] != motion.size:
+            raise TransformError(f"temporal filter: source {motion.size} and output "
+                                 f"{output.shape[:2]} differ in size")
         self._prev_index = motion.index
         if warped is None or warped.shape != output.shape:
             self._prev_out = output
@@ -202,8 +208,3 @@ class TemporalFilter:
             self._prev_out = _cv2().blendLinear(output, warped, motion.keep, motion.weight)
         return self._prev_out
 
-
-def _check_sizes(source: np.ndarray, output: np.ndarray) -> None:
-    if source.shape[:2] != output.shape[:2]:
-        raise TransformError(f"temporal filter: source {source.shape[:2]} and output "
-                             f"{output.shape[:2]} differ in size")

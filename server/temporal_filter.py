@@ -13,7 +13,6 @@ import concurrent.futures
 
 import numpy as np
 
-from pix2pix_stream.media.errors import TransformError
 from pix2pix_stream.media.temporal_filter import (TEMPORAL_LEVELS, Motion, TemporalFilter,
                                                   temporal_settings)
 from pix2pix_stream.protos import translator_pb2 as pb
@@ -96,7 +95,6 @@ class FilterTurn:
         """The filtered output; ``start`` must have been called."""
         try:
             motion, warped = await self._ready
-            _check_sizes(motion, output)
             return self._filter.mix(motion, warped, output)   # inline: a weighted sum
         finally:
             self.release()
@@ -107,12 +105,6 @@ class FilterTurn:
         if self._ready is None:
             self._estimate_place.done()
         self._blend_place.done()
-
-
-def _check_sizes(motion: Motion, output: np.ndarray) -> None:
-    if motion.coords is not None and motion.coords.shape[:2] != output.shape[:2]:
-        raise TransformError(f"temporal filter: source {motion.coords.shape[:2]} and output "
-                             f"{output.shape[:2]} differ in size")
 
 
 class _Sequence:

@@ -142,6 +142,18 @@ def test_a_frame_estimated_but_never_blended_makes_the_next_one_start_afresh():
     assert not np.array_equal(smoother.blend(smoother.estimate(clip[4]), outputs[4]), outputs[4])
 
 
+def test_filter_refuses_an_output_of_another_size_than_its_source():
+    clip = panning_clip(3)
+    outputs = flickering_outputs(clip)
+    smoother = TemporalFilter(temporal_settings("strong"))
+    with pytest.raises(TransformError, match="differ in size"):
+        smoother(clip[0], outputs[0][:40])                    # the first frame too
+    smoother(clip[1], outputs[1])
+    motion = smoother.estimate(clip[2])
+    with pytest.raises(TransformError, match="differ in size"):
+        smoother.mix(motion, smoother.warp_previous(motion), outputs[2][:, :40])
+
+
 def test_filter_is_deterministic_and_off_is_no_filter():
     clip = panning_clip(6)
     outputs = flickering_outputs(clip)
