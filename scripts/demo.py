@@ -91,22 +91,24 @@ def held_out_tail(path: Path, out: Path) -> Path:
     return out
 
 
-def decoded(path: Path) -> list:
+def decoded(path: Path) -> tuple[list, Fraction]:
+    """(the video's frames, its frame rate)."""
     from pix2pix_stream.media.video_decode import VideoDecoder
 
     with VideoDecoder(path) as decoder:
-        return [frame.rgb for frame in decoder.frames()]
+        return [frame.rgb for frame in decoder.frames()], Fraction(decoder.info.rate)
 
 
-def engine_view(frame, transform, crop_size: int):
-    """What the engine is fed: the frame with its short side at the engine's crop size (the
-    server's default policy) and transformed, scaled back to the frame's size for showing."""
+def engine_view(frame, meta):
+    """What the engine is fed: the frame planned as the server plans it at its default policy
+    (media.geometry), transformed, without the padding, scaled back to the frame's size."""
     import cv2
 
-    from pix2pix_stream.media.geometry import resize_short_side
+    from pix2pix_stream.media.geometry import plan_compute
 
     height, width = frame.shape[:2]
-    edges = transform(resize_short_side(frame, crop_size))
+    plan = plan_compute(width, height, "engine", meta.geometry)
+    edges = plan.crop(plan.prepare(frame, meta.transform))
     return cv2.resize(edges, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
@@ -118,17 +120,14 @@ def compose(video: Path, outputs: dict[str, Path], engine_dir: Path, out: Path,
     import numpy as np
 
     from pix2pix_stream.engines.runtime.metadata import read_metadata
-    from pix2pix_stream.media.video_decode import VideoDecoder
     from pix2pix_stream.media.video_encode import VideoEncoder
 
     meta = read_metadata(engine_dir)
-    inputs = decoded(video)
-    edges = [engine_view(f, meta.transform, meta.geometry.crop_size) for f in inputs]
-    runs = {name: decoded(path) for name, path in outputs.items()}
-    with VideoDecoder(video) as decoder:
-        rate = Fraction(decoder.info.rate)
+    inputs, rate = decoded(video)
+    edges = [engine_view(f, meta) for f in inputs]
+    runs = {name: decoded(path)[0] for name, path in outputs.items()}
+    h, w = inputs[0].shape[:2]
     for name, frames in runs.items():
-        h, w = inputs[0].shape[:2]
         with VideoEncoder(out / f"{name}.mp4", size=(3 * w, h), rate=rate,
                           time_base=1 / rate) as encoder:
             for i, (src, edge, result) in enumerate(zip(inputs, edges, frames)):
