@@ -172,3 +172,28 @@ def test_the_readme_has_one_targets_block():
     assert text.count(targets.BEGIN) == 1 and text.count(targets.END) == 1
     performance = text.index("## Performance")
     assert performance < text.index(targets.BEGIN) < text.index("\n## ", performance + 1)
+
+
+def load_bench_script(name: str):
+    path = ROOT / "bench" / name
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def test_the_train_bench_marks_the_cpu_default_with_or_without_native_bf16():
+    """The targets read the "[default]" row; on a CPU without native bf16 the default is fp32 +
+    fused Adam and the (emulated, very slow) bf16 rows are not timed."""
+    train = load_bench_script("train.py")
+    perf = train.Performance
+    native = train.speed_variants(time_bf16=True, compile_model=False)
+    assert train.default_variant(native, perf("bf16", fused_adam=True)) == "bf16 + fused Adam"
+    emulated = train.speed_variants(time_bf16=False, compile_model=True)
+    assert all(p.precision != "bf16" for name, p in emulated if name.startswith(("bf16", "fused")))
+    assert not any(name.startswith("bf16") for name, _ in emulated)
+    assert train.default_variant(emulated, perf(fused_adam=True)) == "fused Adam"
