@@ -320,6 +320,17 @@ def holder(replicas: list[Replica], method: str, timeout_s: float = 10.0) -> Rep
     return None
 
 
+def held(images: list[np.ndarray], hold_at: int, release: threading.Event,
+         timeout_s: float = 30.0):
+    """``images`` one by one, waiting before image ``hold_at`` until ``release`` is set. A
+    short stream could otherwise be answered in full, and its call closed, before the replica
+    serving it is looked for, so that no replica would be found to signal."""
+    for i, image in enumerate(images):
+        if i == hold_at:
+            release.wait(timeout_s)
+        yield image
+
+
 def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray],
                  work: Path) -> list[Row]:
     """Kills (``signum``) the replica serving each kind of job once; restarts it after."""
@@ -336,12 +347,15 @@ def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray
 
     row = Row(f"{name} of the replica serving a frame stream", tried=1)
     got = []
+    signalled = threading.Event()
+    sent = held(frames(len(expected)), 2 * len(expected) // 3, signalled)
     with TranslatorClient(target, connect_timeout_s=15) as client:
         try:
-            for image in client.translate_frames(iter(frames(len(expected))), model=MODEL):
+            for image in client.translate_frames(sent, model=MODEL):
                 got.append(image)
                 if len(got) == len(expected) // 3:
                     hit("Translate")
+                    signalled.set()
         except Exception as exc:  # counted as lost frames, and named
             row.note = type(exc).__name__
     same = sum(np.array_equal(a, b) for a, b in zip(got, expected))
