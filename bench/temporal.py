@@ -61,6 +61,9 @@ def parse_args(argv):
     p.add_argument("--repeats", type=int, default=3, help="filter-cost passes over the tail")
     p.add_argument("--latency-frames", type=int, default=60, help="per level per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--inference-threads", type=int, default=2,
+                   help="the LIVE server's ONNX Runtime threads; fewer than the cores leaves the "
+                        "filter's worker a core of its own")
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--runs", type=Path, nargs=2, metavar=("WITHOUT", "WITH"),
                    help="score these two pix2pix-train run folders (without and with the "
@@ -185,7 +188,8 @@ def live_latency(args, frames) -> dict:
                     results[level] += await stretch(stub, level)
         return {level: float(np.percentile(v, 50) * 1000) for level, v in results.items()}
 
-    server_args = argparse.Namespace(threads=2, max_batch=8, max_delay_ms=5.0, inflight=4)
+    server_args = argparse.Namespace(threads=args.inference_threads, max_batch=8,
+                                     max_delay_ms=5.0, inflight=4)
     server = Server(args.engine, server_args)
     try:
         p50 = asyncio.run(run(server.port))
