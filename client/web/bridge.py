@@ -100,9 +100,7 @@ class LiveSession:
         try:
             await self._receive()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
 
     # -- from the page ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -273,6 +271,26 @@ class LiveSession:
                 await send(payload)
             except ConnectionError:
                 log.debug("page went away while sending")
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    """Cancels the tasks and waits for them to end, cancelling again while they run on: a gRPC
+    call cancelled at the wrong moment (a health call in flight, a stream still starting) ends
+    in an error instead (CANCELLED), which the loops above take for a failure and carry on
+    after; the page's handler, and with it Ctrl-C, would then wait for aiohttp's 60 s timeout.
+    Finishes even when the handler itself is cancelled meanwhile (aiohttp's handler_cancellation
+    when the page goes): a task left running would hang the event loop's end."""
+    pending, interrupted = set(tasks), False
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+        except asyncio.CancelledError:  # the page's own handler, cancelled: finish this first
+            interrupted = True
+    await asyncio.gather(*tasks, return_exceptions=True)  # all done: collects their errors
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 def _state_of(error: ClientError) -> str:

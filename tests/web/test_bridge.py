@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from dataclasses import replace
 
 import aiohttp
 import numpy as np
@@ -307,3 +308,28 @@ def test_an_unknown_temporal_level_is_refused_and_the_stream_carries_on(address)
     assert [m["level"] for m in page.all("temporal")] == ["light"] * 3
     assert len(page.all("models")) == 1, "the stream was not restarted"
     assert not page.dropped()
+
+
+@pytest.mark.timeout(90)  # broken, it hangs
+def test_a_closed_page_ends_its_session_promptly(address):
+    """Health calls back to back, so a page that goes cancels one in flight, which gRPC can turn
+    into an error the health loop carries on after; and the test server (handler_cancellation)
+    also cancels the page's handler as it goes, part-way through stopping its tasks. The
+    session must end all the same, or shutdown (Ctrl-C) waits for aiohttp's 60 s, or hangs."""
+    busy = BridgeTimings(health_every_s=0, retry_every_s=0.2, probe_timeout_s=1.0)
+
+    async def main():
+        server = TestServer(make_app(replace(web_config(address, model="tiny"), timings=busy)))
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(5):
+                    async with session.ws_connect(server.make_url("/ws")) as ws:
+                        page = Page(ws)
+                        await page.until(lambda p: p.state() == "live" and p.last("health"))
+        finally:
+            started = asyncio.get_running_loop().time()
+            await server.close()
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(main()) < 30
