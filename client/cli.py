@@ -50,11 +50,12 @@ def _temporal(text: str) -> str:
     return text
 
 
-def _add_temporal(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--temporal", type=_temporal, default=None, metavar="off|light|strong",
+def _add_temporal(p: argparse.ArgumentParser, default: str | None = None,
+                  default_help: str = "the server's choice, normally off") -> None:
+    p.add_argument("--temporal", type=_temporal, default=default, metavar="off|light|strong",
                    help="the server's temporal filter: blend each output with the previous one "
                         "moved along the input's motion where the input only moved: less "
-                        "flicker (default: the server's choice, normally off)")
+                        f"flicker (default: {default_help})")
 
 
 def _connection_options() -> argparse.ArgumentParser:
@@ -136,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8080, help="port of the page (default 8080; 0 = free)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
+    _add_temporal(p, default="off", default_help="off; the page's select changes it")
 
     p = add("images", "translate every image in a folder")
     p.add_argument("input", type=Path, help="folder of images (png, jpg, bmp, webp, tif)")
@@ -165,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "video" and args.server_decode and args.no_audio:
         parser.error("--no-audio works with local decoding only; the server copies the audio")
+    if args.command == "web" and not args.temporal:
+        parser.error("--temporal: the page needs a level: off, light or strong")
     from pix2pix_stream.client import commands
     from pix2pix_stream.client.sync_client import TranslatorClient
 

@@ -122,7 +122,8 @@ def web(config, args) -> int:
         print(f"pix2pix-client: the web page needs {exc.name}: pip install "
               f"'pix2pix-stream[client]'", file=sys.stderr)
         return exit_codes.UNSUPPORTED
-    web_config = WebConfig(client=config, model=args.model, host=args.host, port=args.port)
+    web_config = WebConfig(client=config, model=args.model, host=args.host, port=args.port,
+                           temporal=args.temporal)
     try:
         asyncio.run(serve(web_config, ready=lambda url: print(
             f"pix2pix-client: open {url} in a browser (Ctrl-C to stop)", flush=True)))

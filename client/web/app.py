@@ -15,6 +15,7 @@ from aiohttp import WSCloseCode, web
 
 from pix2pix_stream.client.async_client import AsyncTranslatorClient
 from pix2pix_stream.client.config import ClientConfig
+from pix2pix_stream.client.frames import TEMPORAL_FILTERS
 from pix2pix_stream.client.web.bridge import BridgeTimings, LiveSession
 
 _CLIENT = web.AppKey("client", AsyncTranslatorClient)
@@ -29,6 +30,12 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080                 # 0 = a free port
     timings: BridgeTimings = field(default_factory=BridgeTimings)
+    temporal: str = "off"            # the server's temporal filter the page starts with
+
+    def __post_init__(self):
+        if self.temporal not in TEMPORAL_FILTERS:
+            raise ValueError(f"temporal must be one of {', '.join(TEMPORAL_FILTERS)}, "
+                             f"got {self.temporal!r}")
 
 
 def static_dir() -> Path:
@@ -72,7 +79,8 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     config = request.app[_CONFIG]
     request.app[_SOCKETS].add(ws)
     try:
-        await LiveSession(ws, request.app[_CLIENT], config.model, config.timings).run()
+        await LiveSession(ws, request.app[_CLIENT], config.model, config.timings,
+                          config.temporal).run()
     finally:
         request.app[_SOCKETS].discard(ws)
     return ws

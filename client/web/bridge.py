@@ -6,12 +6,16 @@ page is told the older one was dropped), so nothing queues up when the server or
 slow. Text messages to the page (JSON, ``type``):
 
     models  {"models": [...], "selected": name}   what ListModels reports, and the model in use
+    temporal {"level": ...}                      the temporal filter in use: off | light | strong
     state   {"state": ..., "message": ...}        connecting | live | unreachable | model-gone |
                                                   auth | error
     health  {"status": ...}                       SERVING, NOT_SERVING, ... or UNREACHABLE
     drop    {"ids": [...]}                        frames that will get no answer
 
-From the page: binary frames (wire.py) and ``{"type": "model", "name": ...}`` to switch."""
+From the page: binary frames (wire.py), ``{"type": "model", "name": ...}`` to switch model and
+``{"type": "temporal", "level": ...}`` to switch the server's temporal filter (docs/temporal.md);
+either restarts the stream. An unknown level is refused with an ``error`` state, and the stream
+carries on as it was."""
 from __future__ import annotations
 
 import asyncio
@@ -26,7 +30,7 @@ from aiohttp import WSMsgType, web
 from pix2pix_stream.client.async_client import AsyncTranslatorClient
 from pix2pix_stream.client.errors import (AuthError, ClientError, InvalidInputError,
                                           ModelNotFoundError, ServerUnavailableError)
-from pix2pix_stream.client.frames import ModelInfo, now_us
+from pix2pix_stream.client.frames import TEMPORAL_FILTERS, ModelInfo, now_us
 from pix2pix_stream.client.web import wire
 
 log = logging.getLogger("pix2pix.web")
@@ -80,9 +84,11 @@ class NewestFrame:
 
 class LiveSession:
     def __init__(self, ws: web.WebSocketResponse, client: AsyncTranslatorClient,
-                 model: str | None, timings: BridgeTimings = BridgeTimings()):
+                 model: str | None, timings: BridgeTimings = BridgeTimings(),
+                 temporal: str = "off"):
         self._ws, self._client, self._timings = ws, client, timings
         self._wanted = model            # the model the page asked for (None: the first one)
+        self._temporal = temporal       # the server's temporal filter level for the stream
         self._models: dict[str, ModelInfo] = {}
         self._slot = NewestFrame()
         self._sent: collections.deque = collections.deque()  # (sequence, _Waiting, taken at)
@@ -94,9 +100,7 @@ class LiveSession:
         try:
             await self._receive()
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
 
     # -- from the page ----------------------------------------------------------------------
     async def _receive(self) -> None:
@@ -123,8 +127,24 @@ class LiveSession:
             return
         if command.get("type") == "model" and command.get("name") != self._wanted:
             self._wanted = str(command.get("name"))
-            self._switch.set()
-            self._slot.wake()  # ends the current stream's requests; a new one starts
+            self._restart()
+        elif command.get("type") == "temporal":
+            await self._switch_temporal(command.get("level"))
+
+    async def _switch_temporal(self, level) -> None:
+        if not isinstance(level, str) or level not in TEMPORAL_FILTERS:
+            # The stream is left alone; the page's select goes back to the level in use.
+            await self._state("error", f"unknown temporal filter level {level!r}: choose "
+                                       f"{', '.join(TEMPORAL_FILTERS)}; still {self._temporal}")
+            await self._send_json({"type": "temporal", "level": self._temporal})
+        elif level != self._temporal:
+            self._temporal = level
+            self._restart()
+
+    def _restart(self) -> None:
+        """Ends the current stream; the next one uses the model and filter asked for now."""
+        self._switch.set()
+        self._slot.wake()  # ends the current stream's requests; a new one starts
 
     # -- to the service ---------------------------------------------------------------------
     async def _streams(self) -> None:
@@ -133,6 +153,7 @@ class LiveSession:
         while True:
             self._switch.clear()  # a switch from here on ends the stream below
             try:
+                await self._send_json({"type": "temporal", "level": self._temporal})
                 model = await self._choose_model()
                 await self._state("live", f"translating with {model}")
                 await self._stream(model)
@@ -170,7 +191,8 @@ class LiveSession:
 
     async def _stream(self, model: str) -> None:
         view = wire.transform_view(self._models[model])
-        replies = self._client.stream(self._frames(view), model=model, mode="live")
+        replies = self._client.stream(self._frames(view), model=model, mode="live",
+                                      temporal=self._temporal)
         try:
             async for reply in replies:
                 await self._answer(reply)
@@ -249,6 +271,26 @@ class LiveSession:
                 await send(payload)
             except ConnectionError:
                 log.debug("page went away while sending")
+
+
+async def _cancel(tasks: list[asyncio.Task]) -> None:
+    """Cancels the tasks and waits for them to end, cancelling again while they run on: a gRPC
+    call cancelled at the wrong moment (a health call in flight, a stream still starting) ends
+    in an error instead (CANCELLED), which the loops above take for a failure and carry on
+    after; the page's handler, and with it Ctrl-C, would then wait for aiohttp's 60 s timeout.
+    Finishes even when the handler itself is cancelled meanwhile (aiohttp's handler_cancellation
+    when the page goes): a task left running would hang the event loop's end."""
+    pending, interrupted = set(tasks), False
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=0.1)
+        except asyncio.CancelledError:  # the page's own handler, cancelled: finish this first
+            interrupted = True
+    await asyncio.gather(*tasks, return_exceptions=True)  # all done: collects their errors
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 def _state_of(error: ClientError) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+from dataclasses import replace
 
 import aiohttp
 import numpy as np
@@ -17,7 +18,9 @@ from pix2pix_stream.client.web import wire
 from pix2pix_stream.client.web.app import WebConfig, make_app
 from pix2pix_stream.client.web.bridge import BridgeTimings, NewestFrame, _Waiting
 from pix2pix_stream.media.synthetic import drawn_frame
+from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
 from tests.client.conftest import serving, start
+from tests.server.test_temporal_filter import panning_frames
 from tests.web.processes import free_port
 
 QUICK = BridgeTimings(health_every_s=0.3, retry_every_s=0.2, probe_timeout_s=1.0)
@@ -38,9 +41,15 @@ class Page:
         self.messages: list[dict] = []
         self.pictures: list[tuple[dict, np.ndarray]] = []
 
-    async def send_frame(self, frame_id: int, seed: int = 0) -> None:
-        frame = drawn_frame(seed, SIZE, SIZE)
+    async def send_frame(self, frame_id: int, seed: int = 0, frame: np.ndarray | None = None):
+        frame = drawn_frame(seed, SIZE, SIZE) if frame is None else frame
         await self.ws.send_bytes(wire.pack({"id": frame_id}, wire.encode_jpeg(frame)))
+
+    async def translate_in_turn(self, frames: list[np.ndarray], first_id: int) -> None:
+        """Each frame sent once the one before came back, as app.js does: none is dropped."""
+        for frame_id, frame in enumerate(frames, start=first_id):
+            await self.send_frame(frame_id, frame=frame)
+            await self.until(lambda p: frame_id in p.answered())
 
     async def until(self, found, timeout_s: float = 15.0):
         """Reads until ``found(page)`` returns something truthy, and returns that."""
@@ -66,6 +75,13 @@ class Page:
 
     def answered(self, kind: str = "output") -> set[int]:
         return {h["id"] for h, _ in self.pictures if h["kind"] == kind}
+
+    def outputs(self, ids) -> list[np.ndarray]:
+        images = {h["id"]: image for h, image in self.pictures if h["kind"] == "output"}
+        return [images[i] for i in ids]
+
+    def all(self, kind: str) -> list[dict]:
+        return [m for m in self.messages if m["type"] == kind]
 
     def dropped(self) -> set[int]:
         return {i for m in self.messages if m["type"] == "drop" for i in m["ids"]}
@@ -234,3 +250,86 @@ def test_sockets_from_other_sites_are_refused(address):
             await server.close()
 
     assert asyncio.run(main()) == 403
+
+
+def as_the_page_sees(images) -> list[np.ndarray]:
+    """The bridge's JPEG round trip (the same OpenCV encoder and decoder as here)."""
+    return [wire.decode_jpeg(wire.encode_jpeg(image)) for image in images]
+
+
+def test_switching_the_temporal_filter_restarts_the_stream_with_it(address, tiny_engine_dir):
+    """The replies before and after the switch equal the engine's outputs without and with the
+    media filter run here over the frames the bridge decoded: the level reached the server, and
+    the filter started afresh with the new stream."""
+    from pix2pix_stream.engines.runtime.registry import load_backend
+
+    frames = panning_frames(6)
+
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await page.translate_in_turn(frames, first_id=1)
+        await page.ws.send_str(json.dumps({"type": "temporal", "level": "strong"}))
+        await page.until(lambda p: p.last("temporal")["level"] == "strong")
+        await page.until(lambda p: p.state() == "live")
+        await page.translate_in_turn(frames, first_id=11)
+
+    page = talk(web_config(address, model="tiny"), script)
+    assert [m["level"] for m in page.all("temporal")][0] == "off", "the config's default"
+    sent = as_the_page_sees(frames)  # what the bridge decoded and streamed
+    with load_backend(tiny_engine_dir, "onnxruntime", threads=1) as backend:
+        plain = [backend.infer(frame[None])[0] for frame in sent]
+    smoother = TemporalFilter(temporal_settings("strong"))
+    strong = [smoother(src, out) for src, out in zip(sent, plain)]
+    before, after = page.outputs(range(1, 7)), page.outputs(range(11, 17))
+    assert all(np.array_equal(a, b) for a, b in zip(before, as_the_page_sees(plain)))
+    assert all(np.array_equal(a, b) for a, b in zip(after, as_the_page_sees(strong)))
+    assert not all(np.array_equal(a, b) for a, b in zip(after, before)), "the filter acted"
+
+
+def test_an_unknown_temporal_level_is_refused_and_the_stream_carries_on(address):
+    def errors(page) -> list[str]:
+        return [m["message"] for m in page.all("state") if m["state"] == "error"]
+
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        await page.send_frame(1)
+        await page.until(lambda p: 1 in p.answered())
+        for count, bad in enumerate(("max", ["strong"]), start=1):
+            await page.ws.send_str(json.dumps({"type": "temporal", "level": bad}))
+            await page.until(lambda p: len(errors(p)) == count)
+        await page.send_frame(2)
+        await page.until(lambda p: 2 in p.answered())
+
+    page = talk(web_config(address, model="tiny", temporal="light"), script)
+    errors = errors(page)
+    assert len(errors) == 2 and "'max'" in errors[0] and "off, light, strong" in errors[0]
+    assert "still light" in errors[1]
+    # Once as the stream started, then after each refusal: the page's select goes back.
+    assert [m["level"] for m in page.all("temporal")] == ["light"] * 3
+    assert len(page.all("models")) == 1, "the stream was not restarted"
+    assert not page.dropped()
+
+
+@pytest.mark.timeout(90)  # broken, it hangs
+def test_a_closed_page_ends_its_session_promptly(address):
+    """Health calls back to back, so a page that goes cancels one in flight, which gRPC can turn
+    into an error the health loop carries on after; and the test server (handler_cancellation)
+    also cancels the page's handler as it goes, part-way through stopping its tasks. The
+    session must end all the same, or shutdown (Ctrl-C) waits for aiohttp's 60 s, or hangs."""
+    busy = BridgeTimings(health_every_s=0, retry_every_s=0.2, probe_timeout_s=1.0)
+
+    async def main():
+        server = TestServer(make_app(replace(web_config(address, model="tiny"), timings=busy)))
+        await server.start_server()
+        try:
+            async with aiohttp.ClientSession() as session:
+                for _ in range(5):
+                    async with session.ws_connect(server.make_url("/ws")) as ws:
+                        page = Page(ws)
+                        await page.until(lambda p: p.state() == "live" and p.last("health"))
+        finally:
+            started = asyncio.get_running_loop().time()
+            await server.close()
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(main()) < 30

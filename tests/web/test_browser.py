@@ -111,6 +111,7 @@ def test_camera_to_translation_in_a_real_browser(sync_playwright, engines, capsy
                 with capsys.disabled():  # the measured numbers show in every run
                     check_live_translation(page)
                 check_recording(page)
+                check_temporal_filter(page)
                 check_model_switch(page)
                 check_server_outage(page, server, engines, port)
                 check_model_gone(page, engines, port)
@@ -152,12 +153,39 @@ def check_recording(page) -> None:
     assert os.path.getsize(download.value.path()) > 1000
 
 
+def check_temporal_filter(page) -> None:
+    """The select shows the level the bridge uses (the command line's default, off); a change
+    reaches the bridge, which restarts the stream with it and says so (data-level); a level the
+    bridge does not know is refused on the page and the select goes back. Frames flow after each."""
+    assert page.is_visible("#temporal")
+    wait_until(page, "document.getElementById('temporal').dataset.level === 'off'")
+    assert page.input_value("#temporal") == "off"
+    page.select_option("#temporal", "strong")
+    wait_until(page, "document.getElementById('temporal').dataset.level === 'strong'")
+    wait_for_frames(page)
+    assert page_state(page) == "live"
+    # Only a changed page could send this level: add it to the select for a moment.
+    page.evaluate("document.getElementById('temporal').add(new Option('max', 'max'))")
+    page.select_option("#temporal", "max")
+    wait_until(page, "document.getElementById('state').dataset.state === 'error'")
+    assert "'max'" in page.inner_text("#state")
+    wait_until(page, "document.getElementById('temporal').value === 'strong'")
+    page.evaluate("document.getElementById('temporal').remove(3)")
+    wait_for_frames(page)
+
+
+def wait_for_frames(page) -> None:
+    """Until three more frames were drawn: translation goes on."""
+    drawn = page.evaluate("window.pix2pix.stats().drawn")
+    wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
+
+
 def check_model_switch(page) -> None:
     page.select_option("#model", "tiny")
     wait_until(page, "document.getElementById('output').width === 128")
-    drawn = page.evaluate("window.pix2pix.stats().drawn")
-    wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
+    wait_for_frames(page)
     assert page_state(page) == "live" and not page.is_visible("#view-panel")
+    assert page.get_attribute("#temporal", "data-level") == "strong", "kept across the switch"
 
 
 def check_server_outage(page, server: Process, engines: Path, port: int) -> None:
@@ -167,8 +195,7 @@ def check_server_outage(page, server: Process, engines: Path, port: int) -> None
     assert "unreachable" in page.inner_text("#state").lower()
     restarted = serve(engines, port)
     try:
-        drawn = page.evaluate("window.pix2pix.stats().drawn")
-        wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
+        wait_for_frames(page)
         assert page_state(page) == "live"
     finally:
         restarted.stop()
@@ -185,8 +212,7 @@ def check_model_gone(page, engines: Path, port: int) -> None:
         # The model list comes from the bridge's next ListModels, which may follow the state.
         wait_until(page, "document.getElementById('model').selectedOptions[0].text === 'tiny (gone)'")
         page.select_option("#model", "edges2facades")
-        drawn = page.evaluate("window.pix2pix.stats().drawn")
-        wait_until(page, f"window.pix2pix.stats().drawn >= {drawn + 3}")
+        wait_for_frames(page)
         assert page_state(page) == "live"
     finally:
         restarted.stop()

@@ -1,8 +1,9 @@
 """`pix2pix-client web` as a user runs it: the page and its files over HTTP, Ctrl-C, a taken
-port; and the page's files shipped as package data."""
+port, --temporal; and the page's files shipped as package data."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import signal
 import socket
@@ -10,6 +11,7 @@ import tomllib
 import urllib.request
 
 import aiohttp
+import pytest
 
 from pix2pix_stream.client.web.app import static_dir
 from tests.web.processes import ROOT, Process
@@ -59,3 +61,34 @@ def test_the_page_files_are_package_data():
     linked = re.findall(r'(?:src|href)="/static/([^"]+)"', page)
     assert sorted(linked) == ["app.js", "style.css"]
     assert all((static_dir() / name).is_file() for name in linked)
+
+
+def test_web_temporal_option(capsys):
+    from pix2pix_stream.client import exit_codes
+    from pix2pix_stream.client.cli import build_parser, main
+
+    assert build_parser().parse_args(["web"]).temporal == "off"
+    assert build_parser().parse_args(["web", "--temporal", "strong"]).temporal == "strong"
+    for bad in ("max", "Strong", ""):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["web", "--temporal", bad])
+        assert exit_info.value.code == exit_codes.USAGE, bad
+        assert "--temporal" in capsys.readouterr().err, bad
+
+
+def test_the_page_starts_with_the_command_lines_temporal_level(address):
+    web = Process("pix2pix_stream.client.cli", "web", "--server", address, "--port", "0",
+                  "--temporal", "light")
+    try:
+        url = web.wait_for(r"open (http://\S+) in a browser").group(1)
+
+        async def first_level():
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(url + "ws") as ws:
+                    async for message in ws:
+                        if message.type == aiohttp.WSMsgType.TEXT and \
+                                json.loads(message.data)["type"] == "temporal":
+                            return json.loads(message.data)["level"]
+        assert asyncio.run(asyncio.wait_for(first_level(), 30)) == "light"
+    finally:
+        web.stop()

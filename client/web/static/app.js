@@ -154,6 +154,8 @@ function draw(canvas, bitmap) {
 function onMessage(message) {
   if (message.type === "models") {
     setModels(message.models, message.selected);
+  } else if (message.type === "temporal") {
+    setTemporal(message.level);
   } else if (message.type === "state") {
     page.serverState = message.state;
     page.serverMessage = message.message;
@@ -192,6 +194,15 @@ function setModels(models, selected) {
   sendNext();
 }
 
+// The level the bridge says it uses; data-level changes only here, so it tells a choice made on
+// the page (the select's value) from one the bridge has taken up.
+function setTemporal(level) {
+  const picker = $("temporal");
+  picker.value = level;
+  picker.dataset.level = level;
+  picker.disabled = false;
+}
+
 // -- the socket -------------------------------------------------------------------------
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
@@ -220,6 +231,10 @@ $("model").addEventListener("change", (event) => {
   page.selected = event.target.value;
   if (page.ws && page.ws.readyState === 1) page.ws.send(JSON.stringify({ type: "model", name: page.selected }));
   setModels(page.models, page.selected);
+});
+
+$("temporal").addEventListener("change", (event) => {
+  if (page.ws && page.ws.readyState === 1) page.ws.send(JSON.stringify({ type: "temporal", level: event.target.value }));
 });
 
 // -- recording: what the output canvas shows, in the browser (no server work) -------------
