@@ -95,13 +95,13 @@ def test_no_cache_folder_to_be_had_means_no_cache_not_no_tensorrt(engine, gpu_se
     assert "no TensorRT engine cache" in caplog.text
 
 
-def test_pool_threads_sleep_between_runs_unless_asked_to_spin(engine):
-    """Spinning pool threads take a core from the server's gRPC threads between batches (10-16 %
-    more CPU per frame on 2 cores at the same fps); a dedicated inference host can opt back in."""
+def test_pool_threads_can_be_told_to_sleep_between_runs(engine):
+    """ORT's spinning pool threads take a core from other threads between runs; a host that
+    needs the CPU more than the last millisecond of latency turns spinning off."""
     key = "session.intra_op.allow_spinning"
-    sleeping = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu")
+    sleeping = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu",
+                                              allow_spinning=False)
     assert sleeping._session.get_session_options().get_session_config_entry(key) == "0"
-    spinning = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu",
-                                              spin_wait=True)
+    spinning = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu")
     with pytest.raises(RuntimeError, match="does not have configuration"):  # ORT's default
         spinning._session.get_session_options().get_session_config_entry(key)

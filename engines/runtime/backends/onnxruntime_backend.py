@@ -87,7 +87,7 @@ def _session_io(session) -> dict:
 class OnnxRuntimeBackend(Backend):
     def __init__(self, engine_dir: str | Path, metadata: EngineMetadata, *, max_batch: int = 8,
                  threads: int | None = None, device: str = "auto", onnx_file: str | None = None,
-                 precision: str | None = None, spin_wait: bool = False):
+                 precision: str | None = None, allow_spinning: bool = True):
         super().__init__(metadata)
         self._providers = choose_providers(device)
         fp16_graph = (metadata.artifacts.get("onnx_fp16") or {}).get("file")
@@ -102,11 +102,11 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
-        if not spin_wait:
+        if not allow_spinning:
             # ORT's pool threads spin after each run, waiting for the next one. Between a
-            # server's batches the next run is milliseconds away, so they burn a core that the
-            # gRPC threads need: on 2 cores, spinning cost 10-16 % more CPU per frame at the same
-            # fps and p50 (4 streams, and 1 paced stream; per-thread CPU of the server).
+            # server's batches they burn a core that the gRPC and video threads could use: on 2
+            # cores, sleeping threads cost 10-16 % less CPU per frame at the same fps, but one
+            # paced stream's p50 rose 0.8-2.6 ms (docs/server.md), so ORT's default stays.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         provider_options = [tensorrt_options(Path(engine_dir), metadata, max_batch,
                                              fp16_graph=use_fp16_graph)
