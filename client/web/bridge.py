@@ -14,8 +14,8 @@ slow. Text messages to the page (JSON, ``type``):
 
 From the page: binary frames (wire.py), ``{"type": "model", "name": ...}`` to switch model and
 ``{"type": "temporal", "level": ...}`` to switch the server's temporal filter (docs/temporal.md);
-either restarts the stream. An unknown level is refused with an ``error`` state, and the stream
-carries on as it was."""
+either restarts the stream. An unknown level, or a text message that is not a JSON object, is
+refused with an ``error`` state, and the stream carries on as it was."""
 from __future__ import annotations
 
 import asyncio
@@ -124,6 +124,9 @@ class LiveSession:
         try:
             command = json.loads(text)
         except json.JSONDecodeError:
+            command = None
+        if not isinstance(command, dict):  # "5", "[]", "null" parse, but carry no command
+            await self._state("error", f"control message is not a JSON object: {text[:80]!r}")
             return
         if command.get("type") == "model" and command.get("name") != self._wanted:
             self._wanted = str(command.get("name"))

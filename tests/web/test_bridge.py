@@ -333,3 +333,23 @@ def test_a_closed_page_ends_its_session_promptly(address):
         return asyncio.get_running_loop().time() - started
 
     assert asyncio.run(main()) < 30
+
+
+def test_a_control_message_that_is_not_a_json_object_is_refused_and_the_page_stays(address):
+    """JSON that is not an object (or not JSON at all) gets an error naming it; the socket and
+    the stream stay, and later frames are answered."""
+    async def script(page):
+        await page.until(lambda p: p.state() == "live")
+        for count, bad in enumerate(("5", "[\"model\"]", "null", "{not json"), start=1):
+            await page.ws.send_str(bad)
+            await page.until(lambda p: len(errors(p)) == count)
+        await page.send_frame(1)
+        await page.until(lambda p: 1 in p.answered())
+
+    def errors(page) -> list[str]:
+        return [m["message"] for m in page.all("state") if m["state"] == "error"]
+
+    page = talk(web_config(address, model="tiny"), script)
+    assert all("not a JSON object" in message for message in errors(page))
+    assert "'{not json'" in errors(page)[-1]
+    assert len(page.all("models")) == 1, "the stream was not restarted"
