@@ -50,9 +50,17 @@ def _temporal(text: str) -> str:
     return text
 
 
+def _level(text: str) -> str:
+    """A definite level: "" (the server's choice) is refused, as the web page shows the level."""
+    if not text:
+        raise argparse.ArgumentTypeError("the page needs a level: off, light or strong")
+    return _temporal(text)
+
+
 def _add_temporal(p: argparse.ArgumentParser, default: str | None = None,
                   default_help: str = "the server's choice, normally off") -> None:
-    p.add_argument("--temporal", type=_temporal, default=default, metavar="off|light|strong",
+    p.add_argument("--temporal", type=_level if default else _temporal, default=default,
+                   metavar="off|light|strong",
                    help="the server's temporal filter: blend each output with the previous one "
                         "moved along the input's motion where the input only moved: less "
                         f"flicker (default: {default_help})")
@@ -167,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "video" and args.server_decode and args.no_audio:
         parser.error("--no-audio works with local decoding only; the server copies the audio")
-    if args.command == "web" and not args.temporal:
-        parser.error("--temporal: the page needs a level: off, light or strong")
     from pix2pix_stream.client import commands
     from pix2pix_stream.client.sync_client import TranslatorClient
 
