@@ -177,8 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     init = (copy.deepcopy(UnetGenerator().state_dict()), copy.deepcopy(PatchDiscriminator().state_dict()))
     batches = real_batches(args.warmup + args.steps, args.size)
-    variants = speed_variants(cpu_has_fast_bf16() or args.emulated_bf16, args.compile)
-    if not cpu_has_fast_bf16() and not args.emulated_bf16:
+    time_bf16 = cpu_has_fast_bf16() or args.emulated_bf16
+    variants = speed_variants(time_bf16, args.compile)
+    if not time_bf16:
         print("note: this CPU has no native bf16 (AVX512-BF16/AMX); bf16 rows are left out "
               "(--emulated-bf16 times them anyway)")
     print(f"torch {torch.__version__}, {args.threads} threads, batch 1, {args.size}x{args.size}, "

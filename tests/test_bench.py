@@ -16,17 +16,23 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_ALL = ROOT / "bench" / "run_all.py"
 
 
-def load_run_all():
-    # run_all imports its neighbours (targets), as when run as a script; bench/ leaves the path
-    # afterwards so that its scripts (engines.py, train.py) never shadow another import.
-    sys.path.insert(0, str(RUN_ALL.parent))
+def load_bench_script(name: str):
+    # A bench script imports its neighbours (run_all: targets), as when run as a script; bench/
+    # leaves the path afterwards so that its scripts (engines.py, train.py) never shadow another
+    # import.
+    path = ROOT / "bench" / name
+    sys.path.insert(0, str(path.parent))
     try:
-        spec = importlib.util.spec_from_file_location("bench_run_all", RUN_ALL)
+        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
     finally:
-        sys.path.remove(str(RUN_ALL.parent))
+        sys.path.remove(str(path.parent))
     return module
+
+
+def load_run_all():
+    return load_bench_script(RUN_ALL.name)
 
 
 def served(fps, p50, p99, not_infer=1.0):
@@ -172,18 +178,6 @@ def test_the_readme_has_one_targets_block():
     assert text.count(targets.BEGIN) == 1 and text.count(targets.END) == 1
     performance = text.index("## Performance")
     assert performance < text.index(targets.BEGIN) < text.index("\n## ", performance + 1)
-
-
-def load_bench_script(name: str):
-    path = ROOT / "bench" / name
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def test_the_train_bench_marks_the_cpu_default_with_or_without_native_bf16():
