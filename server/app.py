@@ -106,6 +106,17 @@ def start_server(config: ServerConfig) -> RunningServer:
     return RunningServer(runtime)
 
 
+def _prestarted_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The frame workers, all started now: a ThreadPoolExecutor starts threads only as load
+    first needs them, so the process's thread count would creep up under the first bursts and
+    a leak check could not tell that from a leak; the first calls also skip thread creation."""
+    pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="frames")
+    all_started = threading.Barrier(workers)
+    for waited in [pool.submit(all_started.wait) for _ in range(workers)]:
+        waited.result()
+    return pool
+
+
 class _Runtime:
     """What lives on the loop: the grpc.aio server and everything it owns."""
 
@@ -139,8 +150,7 @@ class _Runtime:
 
     async def _start_grpc(self) -> None:
         config = self.config
-        self.pool = concurrent.futures.ThreadPoolExecutor(config.worker_threads,
-                                                          thread_name_prefix="frames")
+        self.pool = _prestarted_pool(config.worker_threads)
         self.draining = DrainSignal()
         interceptors = []
         warn_plaintext_token(config)

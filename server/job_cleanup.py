@@ -8,6 +8,7 @@ breaks, whenever it next runs (125 cancelled jobs kept 94 FFmpeg threads and 220
 closed job clears those frames and empties its queue."""
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import traceback
@@ -42,3 +43,32 @@ def close_when_abandoned(context, job_state: dict) -> None:
         threading.Thread(target=job.close, name="video-close", daemon=True).start()
 
     context.add_done_callback(on_done)
+
+
+def close_in_own_thread(job) -> "asyncio.Future[None]":
+    """Closes ``job`` on a thread of its own that ends with it, for the handler to await.
+    Closing joins the job's threads and may wait for FFmpeg; the loop's default executor would
+    do that too, but it keeps every thread it ever started, so a burst of cancelled jobs would
+    leave the process with more threads than before it (found by the disconnect-storm test)."""
+    loop = asyncio.get_running_loop()
+    closed = loop.create_future()
+
+    def close() -> None:
+        try:
+            job.close()
+        except BaseException as exc:  # handed to the awaiting handler, which logs or raises
+            loop.call_soon_threadsafe(_settle, closed, exc)
+        else:
+            loop.call_soon_threadsafe(_settle, closed, None)
+
+    threading.Thread(target=close, name="video-close", daemon=True).start()
+    return closed
+
+
+def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
+    if future.done():  # the awaiting handler was cancelled meanwhile
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -15,6 +15,7 @@ from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.server.config import ServerConfig
 from pix2pix_stream.server.engine_set import LoadedModel
 from pix2pix_stream.server.errors import StreamConfigError
+from pix2pix_stream.server.job_cleanup import close_in_own_thread
 from pix2pix_stream.server.job_watch import JobWatch, delivers_output
 from pix2pix_stream.server.limits import JobBudget
 from pix2pix_stream.server.metrics import Metrics
@@ -73,7 +74,7 @@ class TranslateVideoStream:
             watch.close()
             feeder.cancel()
             self.job.cancel()
-            closing = asyncio.get_running_loop().run_in_executor(None, self.job.close)
+            closing = close_in_own_thread(self.job)
             if not watch.out_of_grace:  # then the status must go now; the threads end anyway
                 await closing
             self._job_state["closed"] = True
