@@ -27,6 +27,7 @@ class TrainConfig:
     epochs: int = 100                          # at the constant learning rate
     epochs_decay: int = 100                    # then linearly down towards zero
     batch_size: int = 1
+    ema: float = 0.999                         # generator weight average's decay (pix2pix.ema); 0 = off
     seed: int = 0
     device: str = "auto"                       # auto | cpu | cuda | cuda:N
     performance: Performance | None = None     # None: measured default for the device
@@ -53,6 +54,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.batch_size < 1 or self.log_every < 1:
             raise ConfigError("batch_size and log_every must be >= 1")
+        if not 0.0 <= self.ema < 1.0:
+            raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if self.epochs + self.epochs_decay < 1:
             raise ConfigError("nothing to train: epochs + epochs_decay is 0")
 

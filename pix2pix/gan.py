@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from pix2pix_stream.pix2pix.ema import WeightAverage
 from pix2pix_stream.pix2pix.losses import GANLoss, discriminator_loss, generator_loss
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
 from pix2pix_stream.pix2pix.performance import Performance
@@ -49,12 +50,14 @@ class Pix2PixModel:
     ``G`` and ``D`` may be replaced by DistributedDataParallel wrappers (see
     ``pix2pix.distributed.wrap_ddp``); ``G_net`` / ``D_net`` always are the bare modules, which is
     what checkpoints store and what the generator step uses for D (D is frozen there, so it needs
-    no gradient synchronisation).
+    no gradient synchronisation). With ``ema_decay`` > 0, ``G_avg`` keeps the moving average of
+    G's weights (pix2pix.ema) that ``inference_generator`` returns.
     """
 
     def __init__(self, generator: UnetGenerator, discriminator: PatchDiscriminator,
                  optim: OptimConfig = OptimConfig(), perf: Performance = Performance(),
-                 device: torch.device | str = "cpu", stability: StabilityTerms | None = None):
+                 device: torch.device | str = "cpu", stability: StabilityTerms | None = None,
+                 ema_decay: float = 0.0):
         self.device = torch.device(device)
         self.optim_config, self.perf = optim, perf
         self.stability = stability if stability is not None else StabilityTerms(StabilityConfig())
@@ -62,6 +65,7 @@ class Pix2PixModel:
         self.G_net = generator.to(self.device, memory_format=fmt)
         self.D_net = discriminator.to(self.device, memory_format=fmt)
         self.G, self.D = self.G_net, self.D_net
+        self.G_avg = WeightAverage(self.G_net, ema_decay) if ema_decay > 0 else None
         adam = dict(lr=optim.lr, betas=(optim.beta1, optim.beta2))
         if perf.fused_adam:
             adam["fused"] = True
@@ -113,13 +117,23 @@ class Pix2PixModel:
         self.scaler.scale(total).backward()
         self.scaler.step(self.opt_G)
         self.scaler.update()
+        if self.G_avg is not None:
+            self.G_avg.update(self.G_net)
         return StepLosses(g_loss.gan.detach(), g_loss.l1.detach(), d_loss.real.detach(),
                           d_loss.fake.detach(),
                           **{name: value.detach() for name, value in terms.items()})
 
+    @property
+    def inference_generator(self) -> nn.Module:
+        """The generator to validate and export: the weight average when kept, else G."""
+        return self.G_avg.module if self.G_avg is not None else self.G_net
+
     @torch.no_grad()
-    def generate(self, real_a: torch.Tensor) -> torch.Tensor:
-        """G's output in fp32 NCHW, whatever the performance settings."""
+    def generate(self, real_a: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
+        """G's output (or ``generator``'s) in fp32 NCHW, whatever the performance settings."""
         with self.perf.autocast(self.device):
-            out = self.G_net(self.to_input(real_a))
+            out = (generator or self.G_net)(self.to_input(real_a))
         return out.float().contiguous()
+
+    def generate_for_inference(self, real_a: torch.Tensor) -> torch.Tensor:
+        return self.generate(real_a, self.inference_generator)

@@ -49,7 +49,8 @@ class Trainer:
         d = PatchDiscriminator(config.discriminator_input_nc, d_cfg.ndf, d_cfg.n_layers, d_cfg.norm)
         perf = config.performance or default_performance(ctx.device)
         self.model = Pix2PixModel(g, d, config.optim, perf, ctx.device,
-                                  StabilityTerms(config.stability, config.seed, ctx.rank))
+                                  StabilityTerms(config.stability, config.seed, ctx.rank),
+                                  ema_decay=config.ema)
         self.model.G, self.model.D = ddp.wrap_ddp(self.model.G_net, ctx), ddp.wrap_ddp(self.model.D_net, ctx)
         self.schedulers = tuple(torch.optim.lr_scheduler.LambdaLR(opt, config.lr_factor)
                                 for opt in (self.model.opt_G, self.model.opt_D))
@@ -158,15 +159,17 @@ class Trainer:
                             cfg.out_dir / f"epoch_{p.epoch:03d}.pt")
 
     def _validate(self) -> None:
-        g = self.model.G_net
+        g = self.model.inference_generator
         g.eval()
+        generate = self.model.generate_for_inference
         try:
-            values, grids = evaluate(self.model.generate, self.val_set,
+            values, grids = evaluate(generate, self.val_set,
                                      batch_size=max(self.config.batch_size, 4),
                                      keep=self.config.grid_images)
-            video = self.val_clip.score(self.model.generate) if self.val_clip else None
+            video = self.val_clip.score(generate) if self.val_clip else None
         finally:
-            g.train()
+            if g is self.model.G_net:   # the average is never trained: it stays in eval mode
+                g.train()
         self.val_metrics = values
         self.reporter.validation(self.progress.epoch, values, grids)
         if video is not None:
@@ -188,7 +191,7 @@ class Trainer:
                             self.config.out_dir / LATEST)
 
     def _result(self, start: float, finished: bool) -> TrainResult:
-        for module in (self.model.G_net, self.model.D_net):
+        for module in (self.model.G_net, self.model.D_net, self.model.inference_generator):
             ddp.broadcast_buffers(module, self.ctx)
         p = self.progress
         return TrainResult(self.config.out_dir / LATEST, p.epoch, p.step,

@@ -3,7 +3,9 @@
 ``latest.pt`` holds everything needed to continue exactly: weights, optimiser and scheduler
 state, the position in the epoch, and every rank's RNG state (dropout masks come from it; the
 data order and jitter are derived from the seed and the epoch, see pix2pix_stream.pix2pix.data.dataset).
-``best.pt`` and ``epoch_NNN.pt`` hold only what inference needs.
+``best.pt`` and ``epoch_NNN.pt`` hold only what inference needs. With a weight average
+(pix2pix.ema), "generator" is the average everywhere (it is what export and serving read) and
+latest.pt also holds the trained weights as "generator_trained".
 """
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def inference_state(model, config, *, epoch: int, step: int, metrics: dict | Non
                     ) -> dict[str, Any]:
     return {
         "generator_config": config.generator.to_dict(),
-        "generator": model.G_net.state_dict(),
+        "generator": model.inference_generator.state_dict(),   # the weight average when kept
         "input_transform": config.data.input_transform.to_dict(),
         "direction": config.data.direction,
         "image_size": config.data.crop_size,
@@ -60,6 +62,8 @@ def full_state(model, schedulers, config, progress: Progress, rng_per_rank: list
         "optimizer_G": model.opt_G.state_dict(), "optimizer_D": model.opt_D.state_dict(),
         "scheduler_G": schedulers[0].state_dict(), "scheduler_D": schedulers[1].state_dict(),
         "grad_scaler": model.scaler.state_dict(),
+        **({"generator_trained": model.G_net.state_dict(), "ema_updates": model.G_avg.updates}
+           if model.G_avg is not None else {}),
         "batch_in_epoch": progress.batch_in_epoch,
         "best_val_l1": progress.best_val_l1,
         "rng": {"per_rank": rng_per_rank},
@@ -70,7 +74,7 @@ def full_state(model, schedulers, config, progress: Progress, rng_per_rank: list
 # Settings that change what a resumed run computes; the others (epochs, logging, saving, the
 # step limit, workers, the device) may change between the two halves of a run.
 _RESULT_SETTINGS = ("data", "discriminator", "optim", "stability", "batch_size", "seed",
-                    "performance")
+                    "performance", "ema")
 
 
 def resume_differences(state: dict[str, Any], config) -> list[str]:
@@ -89,7 +93,13 @@ def restore(state: dict[str, Any], model, schedulers, config, rank: int) -> Prog
                               f"{config.generator.to_dict()}")
     if "optimizer_G" not in state:
         raise CheckpointError("cannot resume from an inference-only checkpoint (no optimiser state)")
-    model.G_net.load_state_dict(state["generator"])
+    model.G_net.load_state_dict(state.get("generator_trained", state["generator"]))
+    if model.G_avg is not None:
+        if "generator_trained" in state:
+            model.G_avg.load_state_dict({"weights": state["generator"],
+                                         "updates": state["ema_updates"]})
+        else:   # a run without the average: it starts from the weights now
+            model.G_avg.load_state_dict({"weights": model.G_net.state_dict(), "updates": 0})
     model.D_net.load_state_dict(state["discriminator"])
     model.opt_G.load_state_dict(state["optimizer_G"])
     model.opt_D.load_state_dict(state["optimizer_D"])

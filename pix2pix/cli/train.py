@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--beta1", type=float, default=0.5)
     o.add_argument("--beta2", type=float, default=0.999)
     o.add_argument("--seed", type=int, default=0, help="seeds weights, split, order, jitter, dropout")
+    o.add_argument("--ema", type=float, default=0.999, metavar="DECAY",
+                   help="validate, checkpoint and export an exponential moving average of the "
+                        "generator's weights (decay warmed up as min(DECAY, (1+n)/(10+n)) at step "
+                        "n): steadier outputs and scores than the last step's weights; 0 = off, "
+                        "the official code's behaviour (default: 0.999)")
     r = p.add_argument_group("run")
     r.add_argument("--out", default=None, help="run folder (default: runs/<data name>)")
     r.add_argument("--resume", action="store_true",
@@ -196,7 +201,7 @@ def config_from_args(args, argv: list[str]):
         optim=OptimConfig(args.lr, args.beta1, args.beta2, args.gan_mode, args.lambda_l1),
         stability=stability_from_args(args, mode),
         epochs=args.epochs, epochs_decay=args.epochs_decay, batch_size=args.batch_size,
-        seed=args.seed, device=args.device, performance=performance_from_args(args, device.type),
+        ema=args.ema, seed=args.seed, device=args.device, performance=performance_from_args(args, device.type),
         workers=args.workers, resume=args.resume, save_every=args.save_every,
         keep_every=args.keep_every, log_every=args.log_every, max_steps=args.max_steps,
         progress=not args.no_progress,

@@ -23,6 +23,7 @@ def main(data: str, out: str, variant: str = "") -> None:
     trainer = Trainer(config, ctx)
     result = trainer.fit()
     torch.save({"G": trainer.model.G_net.state_dict(), "D": trainer.model.D_net.state_dict(),
+                "G_avg": trainer.model.inference_generator.state_dict(),
                 "steps": result.steps, "world": ctx.world_size},
                Path(out) / f"rank{ctx.rank}.pt")
     ddp.barrier(ctx)

@@ -1,5 +1,5 @@
 """DistributedDataParallel under torchrun: 2 gloo processes on one machine end with identical
-weights (and BatchNorm statistics) on both ranks."""
+weights (and BatchNorm statistics) on both ranks, the generator's weight average included."""
 import os
 import subprocess
 import sys
@@ -25,13 +25,14 @@ def test_two_process_gloo_run_ends_with_identical_weights(tmp_path):
     assert ranks[0]["world"] == 2
     # 6 training images split over 2 ranks, batch 1: 3 steps per epoch, 3 epochs.
     assert ranks[0]["steps"] == ranks[1]["steps"] == 9
-    for net in ("G", "D"):
+    for net in ("G", "D", "G_avg"):
         for name, value in ranks[0][net].items():
             assert torch.equal(value, ranks[1][net][name]), f"{net}.{name} differs between ranks"
     latest = torch.load(out / "latest.pt", weights_only=True)  # written by rank 0 alone
     assert len(latest["rng"]["per_rank"]) == 2
-    for name, value in latest["generator"].items():
-        assert torch.equal(value, ranks[0]["G"][name]), f"latest.pt G.{name} is not rank 0's"
+    for stored, net in (("generator_trained", "G"), ("generator", "G_avg")):
+        for name, value in latest[stored].items():
+            assert torch.equal(value, ranks[0][net][name]), f"latest.pt {stored}.{name} is not rank 0's"
 
 
 def test_pix2pix_train_under_torchrun_writes_one_checkpoint_and_engine(tmp_path):
