@@ -339,7 +339,8 @@ def main(argv=None) -> int:
     for c in cost["filter"].values():
         print(f"strong filter, {c['frame_size']}: {c['filter_cpu_ms_per_frame']:.2f} ms CPU per "
               f"frame (estimate {c['estimate_ms']:.2f}, warp {c['warp_ms']:.2f}, mix "
-              f"{c['mix_ms']:.2f}: only the mix waits for the model's output)")
+              f"{c['mix_ms']:.2f}; a LIVE frame on a CPU backend waits for all three, run "
+              "inline; elsewhere only the mix waits for the model)")
     if "added_p50_ms" in cost:
         print(f"LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
               f"({cost['added_p50_ms']:+.2f} ms; outside the model's inference time "

@@ -44,7 +44,9 @@ class OrderedFilter:
     model: the motion estimate (in arrival order, as soon as the frame's source is ready) and,
     once the frame before is blended, the warp of that frame's output. When the output comes,
     only the weighted sum is left, in order: the filter sees the frames in order whatever
-    finishes first, and a live frame waits for a fraction of the filter's CPU time."""
+    finishes first, and a live frame waits for a fraction of the filter's CPU time. A LIVE
+    stream on a CPU backend calls ``start_inline`` instead when the frame before is blended:
+    estimate and warp run at once, before the model (see TranslateStream)."""
 
     def __init__(self, level: str):
         self.level = level
@@ -70,6 +72,18 @@ class FilterTurn:
         self._ready = asyncio.ensure_future(self._prepare(source, pool))
         # A frame that fails before its blend never awaits this; its outcome is still consumed.
         self._ready.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    def start_inline(self, source: np.ndarray) -> bool:
+        """Runs the estimate and the warp now, on the calling thread, when the frame before is
+        already blended (nothing but CPU holds them up); False, and nothing done, otherwise."""
+        if not (self._blend_place.previous_done() and self._estimate_place.previous_done()):
+            return False
+        motion = self._filter.estimate(source)
+        self._estimate_place.done()
+        warped = self._filter.warp_previous(motion)
+        self._ready = asyncio.get_running_loop().create_future()
+        self._ready.set_result((motion, warped))
+        return True
 
     async def _prepare(self, source: np.ndarray, pool: concurrent.futures.Executor
                        ) -> tuple[Motion, np.ndarray | None]:
@@ -123,6 +137,9 @@ class _Place:
     def __init__(self, previous: asyncio.Future | None, loop: asyncio.AbstractEventLoop):
         self._previous, self._loop = previous, loop
         self.finished = loop.create_future()   # set when this place and all before it are done
+
+    def previous_done(self) -> bool:
+        return self._previous is None or self._previous.done()
 
     async def wait_turn(self) -> None:
         if self._previous is not None:

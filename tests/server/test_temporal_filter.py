@@ -151,3 +151,55 @@ def test_turns_filter_in_reservation_order_whatever_runs_first():
     smoother = TemporalFilter(temporal_settings("strong"))
     for i in (0, 1, 3, 4):
         assert np.array_equal(got[i], smoother(frames[i], outputs[i]))
+
+
+def test_a_live_stream_runs_the_filter_before_the_model_with_the_same_result(
+        stub, tiny_backend, monkeypatch):
+    """LIVE on a CPU backend: the estimate and the warp run inline before the model (a worker
+    beside the model would slow its threads); the replies are the same filter's."""
+    import queue
+
+    from pix2pix_stream.server.temporal_filter import FilterTurn
+
+    def no_worker(self, source, pool):
+        raise AssertionError("a LIVE frame's filter went to a worker")
+
+    monkeypatch.setattr(FilterTurn, "start", no_worker)
+    frames = panning_frames(6)
+    replied: queue.Queue = queue.Queue()
+
+    def lock_step():   # one frame in flight, so LIVE drops none
+        yield config(mode=pb.LIVE, temporal=pb.TEMPORAL_STRONG)
+        for i, pixels in enumerate(frames):
+            yield frame(i, raw_image(pixels))
+            replied.get(timeout=30)
+
+    got = []
+    for reply in stub.Translate(lock_step()):
+        assert not reply.HasField("error"), reply.error.message
+        got.append(decode_reply(reply))
+        replied.put(None)
+    want = offline(tiny_backend, frames, "strong")
+    assert len(got) == len(frames)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want))
+
+
+def test_an_inline_turn_waits_for_the_frame_before_to_be_blended():
+    import asyncio
+
+    from pix2pix_stream.server.temporal_filter import OrderedFilter
+
+    frames = panning_frames(3)
+
+    async def run():
+        ordered = OrderedFilter("strong")
+        first, second = ordered.reserve(), ordered.reserve()
+        assert first.start_inline(frames[0])
+        assert not second.start_inline(frames[1])   # frame 0 not blended yet: nothing done
+        out0 = await first.apply(frames[0])
+        assert second.start_inline(frames[1])
+        return out0, await second.apply(frames[1])
+
+    got = asyncio.run(run())
+    smoother = TemporalFilter(temporal_settings("strong"))
+    assert all(np.array_equal(g, smoother(f, f)) for g, f in zip(got, frames[:2]))
