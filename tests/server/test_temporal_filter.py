@@ -203,3 +203,38 @@ def test_an_inline_turn_waits_for_the_frame_before_to_be_blended():
     got = asyncio.run(run())
     smoother = TemporalFilter(temporal_settings("strong"))
     assert all(np.array_equal(g, smoother(f, f)) for g, f in zip(got, frames[:2]))
+
+
+def test_a_filter_failure_answers_the_frame_and_frees_its_batch_slot(server, stub, monkeypatch):
+    """The estimate raising inline (before the frame reached the model): that frame gets an
+    error reply, its reserved batch slot is given back (else the batcher would keep waiting
+    for it), and the next frames are translated."""
+    from pix2pix_stream.media.errors import TransformError
+    from pix2pix_stream.media.temporal_filter import TemporalFilter
+
+    original = TemporalFilter.estimate
+    calls = []
+
+    def fails_once(self, source):
+        calls.append(1)
+        if len(calls) == 2:
+            raise TransformError("estimate broke")
+        return original(self, source)
+
+    monkeypatch.setattr(TemporalFilter, "estimate", fails_once)
+    import queue
+    replied: queue.Queue = queue.Queue()
+
+    def lock_step():
+        yield config(mode=pb.LIVE, temporal=pb.TEMPORAL_STRONG)
+        for i, pixels in enumerate(panning_frames(4)):
+            yield frame(i, raw_image(pixels))
+            replied.get(timeout=30)
+
+    replies = []
+    for reply in stub.Translate(lock_step()):
+        replies.append(reply)
+        replied.put(None)
+    assert [r.HasField("error") for r in replies] == [False, True, False, False]
+    assert "estimate broke" in replies[1].error.message
+    assert server._runtime.models.get("tiny").batcher._coming == 0
