@@ -84,7 +84,8 @@ Realtime generator (unet_256, ngf 16, 3.4 M parameters), 70x70 PatchGAN with ndf
 paper's width: the discriminator was 95 % of each step's CPU time at ndf 64), batch 4, 8 epochs
 (4 + 4 decay, 1200 steps), with the stability terms of issue 12: transform consistency
 (`--stability 100`) and temporal consistency along the target frames' flow
-(`--temporal-weight 100`). One CPU thread on a shared 2-core machine. Command:
+(`--temporal-weight 100`); the engine holds the moving average of the generator's weights
+(`--ema 0.999`, the default). One CPU thread on a shared 2-core machine. Command:
 
     {command}
 

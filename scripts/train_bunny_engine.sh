@@ -4,7 +4,7 @@
 # bigbuckbunny_30s_720p.webm; the last 5 s, 120 frames, are held out), realtime generator, with
 # the stability terms (on by default for a video). A second run, identical but without the
 # terms, is the baseline that the card and bench/temporal.py compare against. The two run side
-# by side, one thread each: about 70 minutes on a 2-core CPU.
+# by side, one thread each: 12 minutes on the 2-core CPU of 2026-12-02 (78 on a slower one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIP=${CLIP:-../shared/data/video/bigbuckbunny_30s_720p.webm}
