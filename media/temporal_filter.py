@@ -13,7 +13,8 @@ Cost (bench/temporal.py measures it): DIS at its fastest preset on a gray copy s
 ``flow_size`` on the longer side, one warp of that copy and the maps and weight scaled up to the
 frame (the estimate, from the inputs alone), then one full-size warp of the previous output and
 a weighted sum (the blend). A server runs the estimate while the frame is in the model, so only
-the blend waits for the output.
+the blend waits for the output (except a LIVE stream on a CPU backend: see
+pix2pix_stream.server.translate).
 
 One filter per stream: it holds the previous frame, and OpenCV's DIS object holds scratch
 buffers; frames must come in display order. Same frames in, same bytes out.
