@@ -340,10 +340,13 @@ def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray
     victims: list[Replica] = []
 
     def hit(method: str) -> None:
+        # Found and signalled before the caller (the client's reading loop) goes on: a call
+        # that the client keeps reading may end before a signal sent later reaches its replica.
+        # restart() waits for the victim to exit.
         victim = holder(replicas, method)
         if victim is not None:
             victims.append(victim)
-            threading.Thread(target=victim.signal, args=(signum,), daemon=True).start()
+            victim.process.send_signal(signum)
 
     row = Row(f"{name} of the replica serving a frame stream", tried=1)
     got = []
@@ -364,7 +367,9 @@ def replica_loss(replicas: list[Replica], signum: int, expected: list[np.ndarray
     rows.append(missed_if_unhit(row, victims))
     restart(victims)
 
-    src = work / "clip.mp4"
+    # Long enough (400 frames) that a replica is still translating it when the signal is due,
+    # on a fast CPU too: the 60-frame clip was done before a SIGKILL could find its replica.
+    src = make_clip(work / "long.mp4", frames=400, width=96, height=80, fps=20, audio=True)
     for server_decode in (False, True):
         what = "server-side video job" if server_decode else "local-decode video over a file"
         row = Row(f"{name} of the replica serving a {what}", tried=1)
