@@ -99,7 +99,10 @@ class VideoEncoder:
         self.path = str(path)
         self.side_by_side = side_by_side
         try:
-            self._container = av.open(self.path, "w", format=container or container_for(path))
+            # bitexact: no random track / segment UIDs (Matroska, WebM) and no version tags,
+            # so the same frames make the same file.
+            self._container = av.open(self.path, "w", format=container or container_for(path),
+                                      container_options={"fflags": "+bitexact"})
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise VideoWriteError(f"cannot create the output: {reason(exc)}", reason(exc)) from exc
         self.container = self._container.format.name
@@ -165,6 +168,10 @@ class VideoEncoder:
             pts = self._last_pts + 1
         self._last_pts = pts
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+        # Converted here, not by encode(): PyAV's own conversion inside encode() gave libx264
+        # different pictures for the same frames (6 different files from 6 encodes of one
+        # clip), so the same translation came out as different bytes.
+        frame = frame.reformat(format=self._video.pix_fmt)
         frame.pts = pts
         frame.time_base = self._video.codec_context.time_base
         self._mux(self._video.encode(frame))

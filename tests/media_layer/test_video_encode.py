@@ -91,3 +91,16 @@ def test_unknown_encoders_and_containers_are_refused_by_name(tmp_path):
     with pytest.raises(VideoWriteError, match="cannot set up libx264 in webm"):
         VideoEncoder(tmp_path / "x.webm", codec="libx264", size=(64, 48), rate=10,
                      time_base=Fraction(1, 10))
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.webm"])
+def test_the_same_frames_encode_to_the_same_bytes(tmp_path, name):
+    """Issue 12's "same clip in, same bytes out" at the encoder: before the frames were
+    converted to the encoder's pixel format explicitly, PyAV's conversion inside encode() gave
+    libx264 different pictures, and 6 encodes of one clip made 6 different files."""
+    src = make_clip(tmp_path / "in.mp4", frames=40, width=64, height=48, fps=25, audio=False)
+    outputs = set()
+    for run in range(4):
+        transcode(src, tmp_path / f"{run}-{name}")
+        outputs.add((tmp_path / f"{run}-{name}").read_bytes())
+    assert len(outputs) == 1
