@@ -15,7 +15,6 @@ are copied.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import torch
 from torch import nn
@@ -53,9 +52,7 @@ class WeightAverage:
             raise ValueError("weight average: the module's parameters differ from the averaged ones")
         return list(mine.values()), [theirs[k] for k in mine]
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"weights": self.module.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.module.load_state_dict(state["weights"])
-        self.updates = int(state["updates"])
+    def load(self, weights: dict[str, torch.Tensor], updates: int) -> None:
+        """Restores an average saved as its module's state dict and update count."""
+        self.module.load_state_dict(weights)
+        self.updates = int(updates)

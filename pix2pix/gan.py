@@ -132,7 +132,7 @@ class Pix2PixModel:
     def generate(self, real_a: torch.Tensor, generator: nn.Module | None = None) -> torch.Tensor:
         """G's output (or ``generator``'s) in fp32 NCHW, whatever the performance settings."""
         with self.perf.autocast(self.device):
-            out = (generator or self.G_net)(self.to_input(real_a))
+            out = (generator if generator is not None else self.G_net)(self.to_input(real_a))
         return out.float().contiguous()
 
     def generate_for_inference(self, real_a: torch.Tensor) -> torch.Tensor:

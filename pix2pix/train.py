@@ -191,7 +191,8 @@ class Trainer:
                             self.config.out_dir / LATEST)
 
     def _result(self, start: float, finished: bool) -> TrainResult:
-        for module in (self.model.G_net, self.model.D_net, self.model.inference_generator):
+        averaged = [self.model.G_avg.module] if self.model.G_avg is not None else []
+        for module in (self.model.G_net, self.model.D_net, *averaged):
             ddp.broadcast_buffers(module, self.ctx)
         p = self.progress
         return TrainResult(self.config.out_dir / LATEST, p.epoch, p.step,

@@ -96,10 +96,9 @@ def restore(state: dict[str, Any], model, schedulers, config, rank: int) -> Prog
     model.G_net.load_state_dict(state.get("generator_trained", state["generator"]))
     if model.G_avg is not None:
         if "generator_trained" in state:
-            model.G_avg.load_state_dict({"weights": state["generator"],
-                                         "updates": state["ema_updates"]})
+            model.G_avg.load(state["generator"], state["ema_updates"])
         else:   # a run without the average: it starts from the weights now
-            model.G_avg.load_state_dict({"weights": model.G_net.state_dict(), "updates": 0})
+            model.G_avg.load(model.G_net.state_dict(), 0)
     model.D_net.load_state_dict(state["discriminator"])
     model.opt_G.load_state_dict(state["optimizer_G"])
     model.opt_D.load_state_dict(state["optimizer_D"])

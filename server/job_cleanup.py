@@ -9,6 +9,7 @@ closed job clears those frames and empties its queue."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import queue
 import threading
 import traceback
@@ -50,25 +51,18 @@ def close_in_own_thread(job) -> "asyncio.Future[None]":
     Closing joins the job's threads and may wait for FFmpeg; the loop's default executor would
     do that too, but it keeps every thread it ever started, so a burst of cancelled jobs would
     leave the process with more threads than before it (found by the disconnect-storm test)."""
-    loop = asyncio.get_running_loop()
-    closed = loop.create_future()
+    closed: concurrent.futures.Future = concurrent.futures.Future()
+    # Running from the start, as an executor marks its work: the close cannot be cancelled,
+    # only the handler's wait for it, and wrap_future then leaves this future to the thread.
+    closed.set_running_or_notify_cancel()
 
     def close() -> None:
         try:
             job.close()
         except BaseException as exc:  # handed to the awaiting handler, which logs or raises
-            loop.call_soon_threadsafe(_settle, closed, exc)
+            closed.set_exception(exc)
         else:
-            loop.call_soon_threadsafe(_settle, closed, None)
+            closed.set_result(None)
 
     threading.Thread(target=close, name="video-close", daemon=True).start()
-    return closed
-
-
-def _settle(future: "asyncio.Future[None]", error: BaseException | None) -> None:
-    if future.done():  # the awaiting handler was cancelled meanwhile
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+    return asyncio.wrap_future(closed)

@@ -34,6 +34,26 @@ def translated(stub, frames, **cfg) -> list[np.ndarray]:
     return [decode_reply(r) for r in stub.Translate(requests(frames, **cfg))]
 
 
+def live_replies(stub, frames, temporal=pb.TEMPORAL_STRONG) -> list[pb.TranslateResponse]:
+    """A LIVE stream sent in lock step (the next frame only after the reply to the one
+    before), so that LIVE mode drops none."""
+    import queue
+
+    replied: queue.Queue = queue.Queue()
+
+    def lock_step():
+        yield config(mode=pb.LIVE, temporal=temporal)
+        for i, pixels in enumerate(frames):
+            yield frame(i, raw_image(pixels))
+            replied.get(timeout=30)
+
+    replies = []
+    for reply in stub.Translate(lock_step()):
+        replies.append(reply)
+        replied.put(None)
+    return replies
+
+
 def offline(backend, frames, level: str) -> list[np.ndarray]:
     outputs = backend.infer(np.stack(frames))
     smoother = TemporalFilter(temporal_settings(level))
@@ -157,8 +177,6 @@ def test_a_live_stream_runs_the_filter_before_the_model_with_the_same_result(
         stub, tiny_backend, monkeypatch):
     """LIVE on a CPU backend: the estimate and the warp run inline before the model (a worker
     beside the model would slow its threads); the replies are the same filter's."""
-    import queue
-
     from pix2pix_stream.server.temporal_filter import FilterTurn
 
     def no_worker(self, source, pool):
@@ -166,19 +184,10 @@ def test_a_live_stream_runs_the_filter_before_the_model_with_the_same_result(
 
     monkeypatch.setattr(FilterTurn, "start", no_worker)
     frames = panning_frames(6)
-    replied: queue.Queue = queue.Queue()
-
-    def lock_step():   # one frame in flight, so LIVE drops none
-        yield config(mode=pb.LIVE, temporal=pb.TEMPORAL_STRONG)
-        for i, pixels in enumerate(frames):
-            yield frame(i, raw_image(pixels))
-            replied.get(timeout=30)
-
     got = []
-    for reply in stub.Translate(lock_step()):
+    for reply in live_replies(stub, frames):
         assert not reply.HasField("error"), reply.error.message
         got.append(decode_reply(reply))
-        replied.put(None)
     want = offline(tiny_backend, frames, "strong")
     assert len(got) == len(frames)
     assert all(np.array_equal(a, b) for a, b in zip(got, want))
@@ -222,19 +231,7 @@ def test_a_filter_failure_answers_the_frame_and_frees_its_batch_slot(server, stu
         return original(self, source)
 
     monkeypatch.setattr(TemporalFilter, "estimate", fails_once)
-    import queue
-    replied: queue.Queue = queue.Queue()
-
-    def lock_step():
-        yield config(mode=pb.LIVE, temporal=pb.TEMPORAL_STRONG)
-        for i, pixels in enumerate(panning_frames(4)):
-            yield frame(i, raw_image(pixels))
-            replied.get(timeout=30)
-
-    replies = []
-    for reply in stub.Translate(lock_step()):
-        replies.append(reply)
-        replied.put(None)
+    replies = live_replies(stub, panning_frames(4))
     assert [r.HasField("error") for r in replies] == [False, True, False, False]
     assert "estimate broke" in replies[1].error.message
     assert server._runtime.models.get("tiny").batcher._coming == 0
