@@ -40,6 +40,8 @@ class Admission:
         self._draining = draining
         self._open = 0
         self._by_key: collections.Counter = collections.Counter()
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     def key_for(self, context) -> str:
         """Per token when tokens are on (the interceptor already checked it), else per IP."""
@@ -65,12 +67,15 @@ class Admission:
                                       f"server's per-peer limit is {self._per_peer}; close one "
                                       f"or retry later", "per_peer")
         self._open += 1
+        self._empty.clear()
         self._by_key[key] += 1
         self._metrics.active_streams.labels(method).inc()
         return Ticket(method, key)
 
     def release(self, ticket: Ticket) -> None:
         self._open -= 1
+        if self._open == 0:
+            self._empty.set()
         self._by_key[ticket.key] -= 1
         if self._by_key[ticket.key] <= 0:
             del self._by_key[ticket.key]
@@ -82,3 +87,7 @@ class Admission:
     @property
     def open_streams(self) -> int:
         return self._open
+
+    async def wait_until_empty(self) -> None:
+        """Returns once no stream is open (at once when none is)."""
+        await self._empty.wait()

@@ -168,9 +168,9 @@ class _Runtime:
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
             ("grpc.keepalive_permit_without_calls", 1),
         ])
-        pb_grpc.add_TranslatorServicer_to_server(
-            TranslatorService(self.models, config, self.metrics, self.pool, self.draining),
-            self.server)
+        self.service = TranslatorService(self.models, config, self.metrics, self.pool,
+                                         self.draining)
+        pb_grpc.add_TranslatorServicer_to_server(self.service, self.server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         for name in ["", SERVICE_NAME, *self.models.names]:
@@ -181,6 +181,19 @@ class _Runtime:
         host = config.address.rpartition(":")[0]
         self.address = f"{host}:{self.port}"
         await self.server.start()
+
+    async def _grace_left_once_streams_end(self, grace_s: float) -> float:
+        """Waits (within the grace) for the open streams to end before gRPC is told to stop.
+        Until then the port stays open and a new call is refused by the service itself:
+        UNAVAILABLE "server is shutting down", which a client retries elsewhere. Once gRPC
+        stops, a call that arrives at the closing server is cut off as a bare CANCELLED."""
+        service = getattr(self, "service", None)
+        if service is not None and grace_s > 0:
+            try:
+                await asyncio.wait_for(service.wait_for_open_streams(), grace_s)
+            except asyncio.TimeoutError:
+                pass
+        return max(0.0, self.draining.deadline - self.loop.time())
 
     def _bind(self) -> int:
         config = self.config
@@ -202,7 +215,7 @@ class _Runtime:
         if server is not None:
             await self.health.enter_graceful_shutdown()
             self.draining.begin(grace_s)
-            await server.stop(grace_s)
+            await server.stop(await self._grace_left_once_streams_end(grace_s))
             self.pool.shutdown(wait=False, cancel_futures=True)
         self.metrics.stop()
         if self.models is not None:

@@ -65,6 +65,10 @@ class TranslatorService(pb_grpc.TranslatorServicer):
         self._admission = Admission(config.max_streams, config.per_peer_limit, config.token,
                                     metrics, draining)
 
+    async def wait_for_open_streams(self) -> None:
+        """Returns once every admitted stream has ended (the drain waits for this)."""
+        await self._admission.wait_until_empty()
+
     async def ListModels(self, request, context):
         scale = str(self._config.scale_policy)
         return pb.ListModelsResponse(models=[model.info(scale) for model in self._models])
