@@ -38,6 +38,10 @@ class WebConfig:
                              f"got {self.temporal!r}")
 
 
+CLOSE_TIMEOUT_S = 2.0
+SHUTDOWN_TIMEOUT_S = 3.0
+
+
 def static_dir() -> Path:
     """The page's files, shipped as package data."""
     return Path(str(resources.files("pix2pix_stream.client.web") / "static"))
@@ -74,7 +78,8 @@ async def _socket(request: web.Request) -> web.WebSocketResponse:
     origin = request.headers.get("Origin")
     if origin is not None and urlsplit(origin).netloc != request.host:
         raise web.HTTPForbidden(text=f"WebSocket from another site ({origin}) refused")
-    ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024)
+    # timeout: how long closing waits for the page's answer (Ctrl-C closes every page).
+    ws = web.WebSocketResponse(max_msg_size=16 * 1024 * 1024, timeout=CLOSE_TIMEOUT_S)
     await ws.prepare(request)
     config = request.app[_CONFIG]
     request.app[_SOCKETS].add(ws)
@@ -94,7 +99,9 @@ async def _close_sockets(app: web.Application) -> None:
 
 async def serve(config: WebConfig, ready: Callable[[str], None] = print) -> None:
     """Runs until cancelled; ``ready`` gets the page's URL once the port is bound."""
-    runner = web.AppRunner(make_app(config))
+    # A page's handler that does not end once its socket is closed may hold Ctrl-C this long
+    # (aiohttp's default is 60 s; the CLI test once waited more than 30 s for an exit).
+    runner = web.AppRunner(make_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, config.host, config.port)
