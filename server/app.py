@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import threading
 from pathlib import Path
 
@@ -117,6 +118,19 @@ def _prestarted_pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     return pool
 
 
+def single_threaded_opencv() -> None:
+    """One OpenCV thread per call: the server already runs frames and streams side by side (its
+    worker pool, the batcher, ONNX Runtime's threads), and OpenCV's own pool only adds a hand-off
+    per call and competes with ONNX Runtime's threads for the cores. On 2 cores the temporal
+    filter then added 1.7 ms to a LIVE frame's p50 instead of 2.0 (means of 6 and 4 runs of
+    bench/temporal.py's LIVE rows, each run anywhere from 0.3 to 2.7 ms), and served 1280x768
+    frames cost 10-18 % less CPU (bench/service.py, one run each). The OPENCV_FOR_THREADS_NUM
+    environment variable, when set, is left to decide."""
+    if "OPENCV_FOR_THREADS_NUM" not in os.environ:
+        import cv2
+        cv2.setNumThreads(1)
+
+
 class _Runtime:
     """What lives on the loop: the grpc.aio server and everything it owns."""
 
@@ -132,6 +146,7 @@ class _Runtime:
     async def start(self) -> None:
         config = self.config
         enable_ffmpeg_error_logs()
+        single_threaded_opencv()
         self.models = await self.loop.run_in_executor(None, lambda: ModelSet.load(
             Path(config.engines_dir), backend=config.backend, max_batch=config.max_batch,
             max_delay_s=config.max_delay_ms / 1000, observer_for=self.metrics.batch_observer,

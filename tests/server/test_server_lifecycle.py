@@ -194,3 +194,22 @@ def test_a_drain_answers_the_frames_in_flight_and_refuses_new_calls(make_server)
     assert not stopper.is_alive()
     release.set()
     channel.close()
+
+
+def test_a_server_runs_opencv_on_one_thread_unless_told(make_server, monkeypatch):
+    """OpenCV's own pool competes with ONNX Runtime's threads (server/app.py); an operator's
+    OPENCV_FOR_THREADS_NUM still decides."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    try:
+        monkeypatch.delenv("OPENCV_FOR_THREADS_NUM", raising=False)
+        cv2.setNumThreads(2)
+        make_server()
+        assert cv2.getNumThreads() == 1
+        monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "2")
+        cv2.setNumThreads(2)
+        make_server()
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)
