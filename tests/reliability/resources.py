@@ -2,9 +2,10 @@
 threading.enumerate() does not see), open file descriptors, and the entries of a folder."""
 from __future__ import annotations
 
+import collections
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -13,17 +14,33 @@ class Held:
     threads: int
     fds: int
     spool_entries: int
+    thread_names: collections.Counter = field(default_factory=collections.Counter, compare=False)
 
     def excess_over(self, baseline: "Held") -> dict:
-        return {name: getattr(self, name) - getattr(baseline, name)
-                for name in ("threads", "fds", "spool_entries")
-                if getattr(self, name) > getattr(baseline, name)}
+        excess = {name: getattr(self, name) - getattr(baseline, name)
+                  for name in ("threads", "fds", "spool_entries")
+                  if getattr(self, name) > getattr(baseline, name)}
+        if "threads" in excess:  # which ones, for the failure message
+            excess["new_threads"] = dict(self.thread_names - baseline.thread_names)
+        return excess
+
+
+def thread_names(pid: int | str = "self") -> collections.Counter:
+    """Native thread names (/proc/PID/task/*/comm): "ThreadPoolExec", "grpc_global_tim", ..."""
+    names = collections.Counter()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            names[open(f"/proc/{pid}/task/{task}/comm").read().strip()] += 1
+        except OSError:
+            pass   # ended meanwhile
+    return names
 
 
 def held(spool: Path | None = None, pid: int | str = "self") -> Held:
-    return Held(threads=len(os.listdir(f"/proc/{pid}/task")),
-                fds=len(os.listdir(f"/proc/{pid}/fd")),
-                spool_entries=len(list(spool.iterdir())) if spool is not None else 0)
+    names = thread_names(pid)
+    return Held(threads=sum(names.values()), fds=len(os.listdir(f"/proc/{pid}/fd")),
+                spool_entries=len(list(spool.iterdir())) if spool is not None else 0,
+                thread_names=names)
 
 
 def settle(baseline: Held, spool: Path | None = None, timeout_s: float = 15.0,
