@@ -1,6 +1,7 @@
 """The project's CLIs in their own processes, for the web tests."""
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -17,8 +18,11 @@ class Process:
 
     def __init__(self, *args: str):
         self.args = args
+        # faulthandler: a process that hangs can be made to print every thread's stack
+        # (``dump_and_kill``) instead of being killed silently.
         self.popen = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
     def wait_for(self, pattern: str, timeout_s: float = 60.0) -> re.Match:
         deadline = time.monotonic() + timeout_s
@@ -31,6 +35,17 @@ class Process:
             if match := re.search(pattern, line):
                 return match
         raise AssertionError(f"{self.args[0]} never printed {pattern!r}:\n{''.join(seen)}")
+
+    def dump_and_kill(self) -> str:
+        """Ends a hung process with SIGABRT, which faulthandler answers with every thread's
+        Python stack; returns the end of everything the process printed."""
+        self.popen.send_signal(signal.SIGABRT)
+        try:
+            output = self.popen.communicate(timeout=10)[0]
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            output = self.popen.communicate()[0]
+        return output[-6000:]
 
     def stop(self) -> None:
         if self.popen.poll() is None:
