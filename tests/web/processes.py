@@ -13,6 +13,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# The child gives SIGINT Python's own handler back before it runs the module: a test run started
+# in the background (`cmd &`) hands its children SIGINT ignored, and the web command, like any
+# background job, then ignores Ctrl-C (the Ctrl-C test hung for 30 s in such runs here). Done in
+# the child, not with preexec_fn (see tests/client/conftest.py).
+_CHILD = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+          "sys.argv = sys.argv[1:]; runpy.run_module(sys.argv[0], run_name='__main__', "
+          "alter_sys=True)")
+
+
 class Process:
     """A CLI in its own process; ``wait_for`` reads its output until a line matches."""
 
@@ -20,7 +29,7 @@ class Process:
         self.args = args
         # faulthandler: a process that hangs can be made to print every thread's stack
         # (``dump_and_kill``) instead of being killed silently.
-        self.popen = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, text=True,
+        self.popen = subprocess.Popen([sys.executable, "-c", _CHILD, *args], cwd=ROOT, text=True,
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                       env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
