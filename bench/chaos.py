@@ -134,7 +134,8 @@ class Replica:
                 len(os.listdir(self.spool)))
 
 
-def thread_names(pid: int) -> collections.Counter:
+def thread_names(pid: int | str) -> collections.Counter:
+    """Native thread names of a process ("self" for this one), from /proc/PID/task/*/comm."""
     names = collections.Counter()
     for task in os.listdir(f"/proc/{pid}/task"):
         try:

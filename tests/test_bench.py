@@ -3,32 +3,17 @@ no benchmark runs."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
 
+from tests.bench_scripts import load_bench_script  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_ALL = ROOT / "bench" / "run_all.py"
-
-
-def load_bench_script(name: str):
-    # A bench script imports its neighbours (run_all: targets), as when run as a script; bench/
-    # leaves the path afterwards so that its scripts (engines.py, train.py) never shadow another
-    # import.
-    path = ROOT / "bench" / name
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
 
 
 def load_run_all():

@@ -100,7 +100,7 @@ async def _close_sockets(app: web.Application) -> None:
 async def serve(config: WebConfig, ready: Callable[[str], None] = print) -> None:
     """Runs until cancelled; ``ready`` gets the page's URL once the port is bound."""
     # A page's handler that does not end once its socket is closed may hold Ctrl-C this long
-    # (aiohttp's default is 60 s; the CLI test once waited more than 30 s for an exit).
+    # (aiohttp's default is 60 s).
     runner = web.AppRunner(make_app(config), shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:

@@ -8,6 +8,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.bench_scripts import load_bench_script
+
+# Native thread names (/proc/PID/task/*/comm), read as bench/chaos.py reads a replica's.
+thread_names = load_bench_script("chaos.py").thread_names
+
 
 @dataclass(frozen=True)
 class Held:
@@ -23,17 +28,6 @@ class Held:
         if "threads" in excess:  # which ones, for the failure message
             excess["new_threads"] = dict(self.thread_names - baseline.thread_names)
         return excess
-
-
-def thread_names(pid: int | str = "self") -> collections.Counter:
-    """Native thread names (/proc/PID/task/*/comm): "ThreadPoolExec", "grpc_global_tim", ..."""
-    names = collections.Counter()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            names[open(f"/proc/{pid}/task/{task}/comm").read().strip()] += 1
-        except OSError:
-            pass   # ended meanwhile
-    return names
 
 
 def held(spool: Path | None = None, pid: int | str = "self") -> Held:
