@@ -175,6 +175,12 @@ class VideoDecoder:
         # freeing a codec context joins them while holding the GIL, and a thread that logs
         # meanwhile (PyAV routes FFmpeg's log through Python) would wait for it forever.
         self.video.codec_context.flush_buffers()
+        # A demux generator left suspended (the caller stopped early) holds ``self`` in its
+        # frame: a cycle that would keep the codec context, and its frame threads, alive until
+        # the garbage collector runs. Closing it ends that frame now, while the container it
+        # reads from is still open.
+        self._items.close()
+        self._peeked = []
         self._container.close()
 
     def __enter__(self) -> "VideoDecoder":

@@ -20,14 +20,28 @@ def release_references(items: queue.Queue, *errors: BaseException | None) -> Non
     of ``errors`` hold (the job's error; the failure its upload raised into the decoder) and
     drops queued packets and frames. Frames still running, the caller's, are skipped by
     clear_frames."""
-    for error in errors:
-        if error is not None and error.__traceback__ is not None:
+    for error in _chained(errors):
+        if error.__traceback__ is not None:
             traceback.clear_frames(error.__traceback__)
     while True:
         try:
             items.get_nowait()
         except queue.Empty:
             return
+
+
+def _chained(errors) -> list[BaseException]:
+    """``errors`` and every exception they were raised from or during. A wrapped error's
+    traceback holds frames too: a decode error re-raised ``from None`` still keeps the decode
+    error it replaced as ``__context__``, and that one's frames hold the decoder."""
+    seen: dict[int, BaseException] = {}
+    pending = [error for error in errors if error is not None]
+    while pending:
+        error = pending.pop()
+        if id(error) not in seen:
+            seen[id(error)] = error
+            pending += [e for e in (error.__cause__, error.__context__) if e is not None]
+    return list(seen.values())
 
 
 def close_when_abandoned(context, job_state: dict) -> None:

@@ -3,6 +3,8 @@ threading.enumerate() does not see), open file descriptors, and the entries of a
 from __future__ import annotations
 
 import collections
+import contextlib
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -47,3 +49,16 @@ def settle(baseline: Held, spool: Path | None = None, timeout_s: float = 15.0,
         if not excess or time.monotonic() > deadline:
             return excess
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Runs the block with the cyclic garbage collector off, so that whatever only a reference
+    cycle keeps alive (an FFmpeg codec context and its threads, held by a traceback's frames)
+    stays held and shows in the check every time, not only when the collector is late."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from pix2pix_stream.media.synthetic import make_clip
-from tests.reliability.resources import held, settle
+from tests.reliability.resources import gc_paused, held, settle
 from tests.server.helpers import channel_stub
 from tests.server.video_calls import translate_video, upload_requests
 
@@ -97,16 +97,36 @@ def test_failed_and_cut_uploads_leave_nothing_behind(make_server, tmp_path, clip
     channel, stub = channel_stub(server.port)
     kinds = [lambda: translate_video(stub, clip[: len(clip) * 2 // 3]),       # cut: INVALID_ARGUMENT
              lambda: translate_video(stub, bytes(range(256)) * 200),         # not a video
-             lambda: cancel_during_upload(stub, clip)]
+             lambda: cancel_during_upload(stub, clip),
+             lambda: translate_video(stub, scrambled_middle(clip))]           # fails mid-decode
     with channel:
         assert translate_video(stub, clip).done is not None
         for kind in kinds:
             kind()
-        baseline = held(spool)
-        for _ in range(6):
-            for kind in kinds:
-                kind()
-        assert settle(baseline, spool) == {}
+        with gc_paused():
+            baseline = held(spool)
+            for _ in range(6):
+                for kind in kinds:
+                    kind()
+            assert settle(baseline, spool) == {}
+
+
+def test_a_job_failing_mid_decode_releases_its_decoder_at_once(make_server, tmp_path, clip):
+    """The decode error is re-raised as the job's error ``from None``; the one it replaced
+    stays its ``__context__``, whose frames hold the decoder: closing the job must clear those
+    too, or H.264's frame threads live until the garbage collector runs."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = make_server(video_tmp_dir=spool)
+    channel, stub = channel_stub(server.port)
+    with channel:
+        assert translate_video(stub, clip).done is not None
+        with gc_paused():
+            baseline = held(spool)
+            result = translate_video(stub, scrambled_middle(clip))
+            assert result.code == grpc.StatusCode.INVALID_ARGUMENT
+            assert "decoding stopped after frame" in result.details
+            assert settle(baseline, spool, timeout_s=5) == {}
 
 
 def test_a_disconnect_storm_leaves_nothing_behind(make_server, tmp_path, clip):
@@ -124,7 +144,20 @@ def test_a_disconnect_storm_leaves_nothing_behind(make_server, tmp_path, clip):
         channel.close()
 
     run_together(one, [(10.0,)] * 8)  # grows the server's thread pools to their size
-    baseline = held(spool)
-    for _ in range(3):
-        run_together(one, [(rng.uniform(0.01, 0.6),) for _ in range(8)])
-    assert settle(baseline, spool) == {}
+    with gc_paused():
+        baseline = held(spool)
+        for _ in range(3):
+            run_together(one, [(rng.uniform(0.01, 0.6),) for _ in range(8)])
+        assert settle(baseline, spool) == {}
+
+
+def scrambled_middle(data: bytes) -> bytes:
+    """The clip with its middle third overwritten by seeded noise: it opens and its first
+    frames decode, then H.264 fails."""
+    import random
+
+    noise = random.Random(1)
+    scrambled = bytearray(data)
+    for i in range(len(data) // 3, len(data) * 2 // 3, 7):
+        scrambled[i] = noise.randrange(256)
+    return bytes(scrambled)
