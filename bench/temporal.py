@@ -137,18 +137,36 @@ def filter_cpu_ms(frames, outputs, repeats: int) -> dict:
 
 def filter_costs(frames, outputs, repeats: int) -> dict:
     """The cost at the clip's compute size and on its 256x256 centre (the issue's unit)."""
-    h, w = frames[0].shape[:2]
-    top, left = (h - 256) // 2, (w - 256) // 2
-    square = lambda images: [np.ascontiguousarray(i[top:top + 256, left:left + 256])
-                             for i in images]
     costs = {"compute_size": filter_cpu_ms(frames, outputs, repeats)}
-    if (h, w) != (256, 256) and min(h, w) >= 256:
-        costs["256x256"] = filter_cpu_ms(square(frames), square(outputs), repeats)
+    if has_centre_square(frames):
+        costs["256x256"] = filter_cpu_ms(centre_square(frames), centre_square(outputs), repeats)
     return costs
 
 
-def live_latency(args, frames) -> dict:
-    """p50 request-to-reply latency of a LIVE stream, filter off vs strong, in rounds."""
+def has_centre_square(frames) -> bool:
+    h, w = frames[0].shape[:2]
+    return (h, w) != (256, 256) and min(h, w) >= 256
+
+
+def centre_square(images) -> list[np.ndarray]:
+    """The 256x256 centre of each image: the issue's unit of "per frame"."""
+    h, w = images[0].shape[:2]
+    top, left = (h - 256) // 2, (w - 256) // 2
+    return [np.ascontiguousarray(i[top:top + 256, left:left + 256]) for i in images]
+
+
+def live_latencies(args, frames) -> dict:
+    """LIVE latency with and without the filter at the clip's compute size and, where the clip
+    is not square, on its 256x256 centre (one server: the sizes take turns in each round)."""
+    sizes = {"compute_size": frames}
+    if has_centre_square(frames):
+        sizes["256x256"] = centre_square(frames)
+    return live_latency(args, sizes)
+
+
+def live_latency(args, sizes: dict) -> dict:
+    """p50 request-to-reply latency of a LIVE stream, filter off vs strong, in rounds, for each
+    named list of frames in ``sizes``: {name: {"frame_size", "p50_off_ms", ...}}."""
     import asyncio
 
     import grpc
@@ -157,11 +175,13 @@ def live_latency(args, frames) -> dict:
     from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
     from service import Server  # bench/service.py (this script's folder): pix2pix-serve subprocess
 
-    images = [pb.Image(raw=pb.RawImage(width=f.shape[1], height=f.shape[0], format=pb.RGB24,
-                                       data=f.tobytes())) for f in frames]
     name = json.loads((args.engine / "engine.json").read_text())["name"]
 
-    async def stretch(stub, level) -> list[tuple[float, float]]:
+    def raw_images(frames) -> list:
+        return [pb.Image(raw=pb.RawImage(width=f.shape[1], height=f.shape[0], format=pb.RGB24,
+                                         data=f.tobytes())) for f in frames]
+
+    async def stretch(stub, level, images) -> list[tuple[float, float]]:
         """(latency, latency minus the server's inference time) per frame."""
         queue: asyncio.Queue = asyncio.Queue()
         latencies = []
@@ -182,13 +202,15 @@ def live_latency(args, frames) -> dict:
         return latencies[2:]  # the first frames warm the stream up
 
     async def run(port) -> dict:
-        results = {pb.TEMPORAL_OFF: [], pb.TEMPORAL_STRONG: []}
+        images = {size: raw_images(frames) for size, frames in sizes.items()}
+        results = {(size, level): [] for size in sizes
+                   for level in (pb.TEMPORAL_OFF, pb.TEMPORAL_STRONG)}
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             stub = pb_grpc.TranslatorStub(channel)
             for _ in range(args.rounds):
-                for level in results:
-                    results[level] += await stretch(stub, level)
-        return {level: np.percentile(np.array(v), 50, axis=0) * 1000 for level, v in results.items()}
+                for size, level in results:
+                    results[(size, level)] += await stretch(stub, level, images[size])
+        return {key: np.percentile(np.array(v), 50, axis=0) * 1000 for key, v in results.items()}
 
     server_args = argparse.Namespace(threads=args.inference_threads, max_batch=8,
                                      max_delay_ms=5.0, inflight=4)
@@ -197,13 +219,17 @@ def live_latency(args, frames) -> dict:
         p50 = asyncio.run(run(server.port))
     finally:
         server.stop()
-    off, strong = p50[pb.TEMPORAL_OFF], p50[pb.TEMPORAL_STRONG]
-    # Outside the model: what the filter adds after the output (the mix, a hop, and any of the
-    # estimate or warp still running then); the inference time itself varies by +-2 ms between
-    # stretches on 2 shared cores, more than the filter's own share of it.
-    return {"p50_off_ms": float(off[0]), "p50_strong_ms": float(strong[0]),
-            "added_p50_ms": float(strong[0] - off[0]),
-            "added_not_infer_p50_ms": float(strong[1] - off[1])}
+    latency = {}
+    for size, frames in sizes.items():
+        off, strong = p50[(size, pb.TEMPORAL_OFF)], p50[(size, pb.TEMPORAL_STRONG)]
+        # Outside the model: what the filter adds (estimate and warp before the model, the mix
+        # after it, and their hops); the inference time itself varies by +-2 ms between
+        # stretches on 2 shared cores, more than the filter's own share of it.
+        latency[size] = {"frame_size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
+                         "p50_off_ms": float(off[0]), "p50_strong_ms": float(strong[0]),
+                         "added_p50_ms": float(strong[0] - off[0]),
+                         "added_not_infer_p50_ms": float(strong[1] - off[1])}
+    return latency
 
 
 # -- 3. training without and with the stability terms --------------------------------------------
@@ -326,7 +352,7 @@ def main(argv=None) -> int:
                              engine.metadata.transform)
     cost = {"filter": filter_costs(tail, outputs, args.repeats)}
     if not args.skip_latency:
-        cost.update(live_latency(args, tail))
+        cost["live"] = live_latencies(args, tail)
     costs = {}
     if not args.skip_train:
         with tempfile.TemporaryDirectory() as work:
@@ -341,10 +367,10 @@ def main(argv=None) -> int:
               f"frame (estimate {c['estimate_ms']:.2f}, warp {c['warp_ms']:.2f}, mix "
               f"{c['mix_ms']:.2f}; a LIVE frame on a CPU backend waits for all three, run "
               "inline; elsewhere only the mix waits for the model)")
-    if "added_p50_ms" in cost:
-        print(f"LIVE p50 {cost['p50_off_ms']:.2f} ms off, {cost['p50_strong_ms']:.2f} ms strong "
-              f"({cost['added_p50_ms']:+.2f} ms; outside the model's inference time "
-              f"{cost['added_not_infer_p50_ms']:+.2f} ms)")
+    for c in cost.get("live", {}).values():
+        print(f"LIVE p50, {c['frame_size']}: {c['p50_off_ms']:.2f} ms off, "
+              f"{c['p50_strong_ms']:.2f} ms strong ({c['added_p50_ms']:+.2f} ms; outside the "
+              f"model's inference time {c['added_not_infer_p50_ms']:+.2f} ms)")
     for name, seconds in costs.items():
         print(f"training step, {name}: {seconds:.2f} s (wall, incl. data)")
     trained = (f"; runs {args.runs[0]} and {args.runs[1]}" if args.runs else
