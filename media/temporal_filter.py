@@ -79,6 +79,10 @@ class MotionEstimator:
         self._count = 0
         self._grids = _Grids()
         self.resets = 0     # scene cuts seen
+        # Blend weight per gray-level mismatch (0..255): strength where the input matches,
+        # falling linearly to 0 at ``tolerance``. A table: one lookup per pixel.
+        match = np.clip(1.0 - np.arange(256, dtype=np.float32) / settings.tolerance, 0.0, 1.0)
+        self._weight_of_mismatch = (settings.strength * match).astype(np.float32)
 
     def reset(self) -> None:
         self._prev_small = None
@@ -135,11 +139,10 @@ class MotionEstimator:
                            borderMode=cv2.BORDER_REPLICATE)   # media.temporal.warp, grid kept
         mismatch = cv2.absdiff(small, warped)
         # The blur keeps one lucky pixel inside a changed region from pulling in the past.
-        mismatch = cv2.blur(mismatch, (3, 3)).astype(np.float32)
-        match = np.clip(1.0 - mismatch / s.tolerance, 0.0, 1.0)
-        if float((match > 0).mean()) < s.cut_fraction:
+        mismatch = cv2.blur(mismatch, (3, 3))
+        if np.count_nonzero(mismatch < s.tolerance) < s.cut_fraction * mismatch.size:
             return None, None
-        return (s.strength * match).astype(np.float32), flow
+        return cv2.LUT(mismatch, self._weight_of_mismatch), flow
 
 
 class _Grids:
