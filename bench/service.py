@@ -48,7 +48,6 @@ ROOT = Path(__file__).resolve().parent.parent
 import grpc  # noqa: E402
 
 from pix2pix_stream.client.frames import frame_request  # noqa: E402
-from pix2pix_stream.media.allocator import keep_frame_buffers  # noqa: E402
 from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
@@ -350,8 +349,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from pix2pix_stream.engines.runtime.registry import load_backend
 
-    # As the CLIs do (the server subprocess too); PIX2PIX_STREAM_MALLOC=default: glibc's own.
-    print(f"malloc thresholds raised: {keep_frame_buffers()}", file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         print("exporting engines ...", file=sys.stderr)
         engines = Path(tmp) / "engines"

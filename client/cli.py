@@ -11,7 +11,6 @@ from pix2pix_stream.client import exit_codes
 from pix2pix_stream.client.config import DEFAULT_SERVER, SERVER_ENV, ClientConfig, server_from_env
 from pix2pix_stream.client.errors import ClientError
 from pix2pix_stream.client.partial import partial_note
-from pix2pix_stream.media.allocator import keep_frame_buffers
 
 TOKEN_ENV = "PIX2PIX_TOKEN"
 
@@ -178,8 +177,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--no-audio works with local decoding only; the server copies the audio")
     from pix2pix_stream.client import commands
     from pix2pix_stream.client.sync_client import TranslatorClient
-
-    keep_frame_buffers()   # the CLI owns its process; the library leaves malloc alone
 
     try:
         config = client_config(args)

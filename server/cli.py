@@ -23,7 +23,6 @@ from dataclasses import Field, fields
 from pathlib import Path
 
 from pix2pix_stream.engines.runtime.errors import EngineError
-from pix2pix_stream.media.allocator import keep_frame_buffers
 from pix2pix_stream.server.config import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MAX_PIXELS, ServerConfig
 from pix2pix_stream.server.errors import ServerError
 from pix2pix_stream.server.limits import JobLimits
@@ -179,7 +178,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    keep_frame_buffers()   # before the first frame: freed frames are reused, not faulted in anew
     from pix2pix_stream.server.app import start_server  # after logging is set up: loading engines logs
 
     try:
