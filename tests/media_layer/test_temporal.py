@@ -128,6 +128,22 @@ def test_filter_halves_run_apart_equal_the_whole_filter():
                for m, out, want in zip(motions, outputs, whole))
 
 
+def test_filter_passes_what_changed_in_the_input_and_blends_what_did_not():
+    """Where the input changed beyond the tolerance (a new dark object), the new output passes
+    unchanged, so nothing of the past leaks into it (the other tests show the blend elsewhere
+    removing flicker)."""
+    still = texture(96)
+    changed = still.copy()
+    changed[30:60, 30:60] = 0   # 90-150 grey levels from the texture: far past the tolerance
+    first, second = flickering_outputs([still, changed])
+    smoother = TemporalFilter(temporal_settings("strong"))
+    smoother(still, first)
+    got = smoother(changed, second)
+    inside = (slice(36, 54), slice(36, 54))   # clear of the blur at the square's edge
+    assert np.array_equal(got[inside], second[inside])
+    assert not np.array_equal(got, second)   # elsewhere the past was blended in
+
+
 def test_a_frame_estimated_but_never_blended_makes_the_next_one_start_afresh():
     """Frame 2 failed in the model after its motion was measured: frame 3's motion is measured
     against frame 2, which was never blended, so warping frame 1's output along it would
