@@ -174,7 +174,8 @@ def _report_int8(engine_dir: Path) -> None:
     if entry:
         verdict = "auto uses it on CPUs" if entry["holds_quality_bar"] else \
             "below the 40 dB bar: auto will not use it"
-        print(f"wrote {entry['file']}: {entry['psnr_vs_fp32_db']:.1f} dB PSNR against fp32 ({verdict})")
+        print(f"wrote {entry['file']}: {entry['psnr_vs_fp32_db']:.1f} dB PSNR against fp32 ({verdict}); "
+              f"{len(entry.get('float_layers', []))} convolutions kept float")
 
 
 def _build_tensorrt(engine_dir: Path, args) -> None:
