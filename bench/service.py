@@ -80,7 +80,7 @@ class Server:
              "--host", "127.0.0.1", "--backend", backend, "--inference-threads",
              str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
              str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING",
-             "--scale", scale],
+             "--scale", scale, "--onnxruntime-spinning", getattr(args, "spinning", "always")],
             cwd=ROOT, stderr=subprocess.PIPE, text=True)
         for line in self.process.stderr:
             match = re.search(r"listening on port (\d+)", line)
@@ -306,7 +306,7 @@ def soak(engines: Path, args) -> tuple[float, float, float]:
 def print_table(rows: list[dict], args) -> None:
     print(f"\n{args.size}x{args.size} raw RGB frames, unet_256 ngf {args.ngf}, {args.threads} "
           f"inference threads, max batch {args.max_batch}, max delay {args.max_delay_ms} ms, "
-          f"{args.rounds} alternating stretches per row\n")
+          f"{args.rounds} alternating stretches per row, ONNX Runtime spinning {args.spinning}\n")
     print(f"| {'service run':<34} | {'fps':>6} | {'p50 ms':>6} | {'p99 ms':>7} "
           f"| {'not infer':>9} | {'cpu/frame':>9} | {'bare backend':<15} | {'fps':>6} "
           f"| {'p50 ms':>6} | {'p99 ms':>6} | {'cpu/frame':>9} | {'served/bare':>13} |")
@@ -337,6 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="inference threads, bare and served")
     parser.add_argument("--frames", type=int, default=400, help="frames per side of each row")
     parser.add_argument("--rounds", type=int, default=8, help="alternating stretches per row")
+    parser.add_argument("--spinning", default="always",
+                        choices=("always", "during-runs", "never"),
+                        help="ONNX Runtime's thread spinning, bare and served "
+                             "(pix2pix-serve --onnxruntime-spinning)")
     parser.add_argument("--max-batch", type=int, default=8)
     parser.add_argument("--max-delay-ms", type=float, default=5.0)
     parser.add_argument("--inflight", type=int, default=4, help="frames in flight per stream")
@@ -358,7 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             export_engine(soak_engines, "soak", 4, args.size)
         server = Server(engines, args)
         try:
-            with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads) as bare:
+            with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads,
+                              spinning=args.spinning) as bare:
                 rows = asyncio.run(compare(server, bare, args))
             requests = asyncio.run(compare_requests(server, args)) if args.compare_requests else None
         finally:

@@ -150,7 +150,7 @@ class _Runtime:
         self.models = await self.loop.run_in_executor(None, lambda: ModelSet.load(
             Path(config.engines_dir), backend=config.backend, max_batch=config.max_batch,
             max_delay_s=config.max_delay_ms / 1000, observer_for=self.metrics.batch_observer,
-            threads=config.inference_threads))
+            threads=config.inference_threads, spinning=config.spinning))
         try:
             await self._start_grpc()
             if config.metrics_port is not None:

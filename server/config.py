@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pix2pix_stream.engines.runtime.registry import SPINNING_MODES
 from pix2pix_stream.media.geometry import GeometryError, ScalePolicy
 from pix2pix_stream.server.errors import ConfigError
 from pix2pix_stream.server.limits import JobLimits
@@ -20,6 +21,7 @@ class ServerConfig:
     address: str = "[::]:50051"          # host:port; port 0 picks a free port
     backend: str = "auto"                # passed to pix2pix_stream.engines.runtime.registry.load_backend
     inference_threads: int | None = None # intra-op threads per backend; None = its default
+    spinning: str = "always"             # how ONNX Runtime's threads wait (registry.SPINNING_MODES)
     max_batch: int = 8                   # frames per inference call
     max_delay_ms: float = 5.0            # longest a queued frame waits for a batch to fill
     max_streams: int = 64                # concurrent Translate + TranslateVideo calls
@@ -53,6 +55,8 @@ class ServerConfig:
         _require(self.worker_threads >= 1, f"worker_threads must be >= 1, got {self.worker_threads}")
         _require(self.inference_threads is None or self.inference_threads >= 1,
                  f"inference_threads must be >= 1, got {self.inference_threads}")
+        _require(self.spinning in SPINNING_MODES,
+                 f"spinning must be one of {', '.join(SPINNING_MODES)}, got {self.spinning!r}")
         _require(self.grace_s >= 0, f"grace_s must be >= 0, got {self.grace_s}")
         _require((self.tls_cert is None) == (self.tls_key is None),
                  "TLS needs both a certificate and a key")

@@ -60,7 +60,8 @@ class ModelSet:
 
     @classmethod
     def load(cls, engines_dir: Path, *, backend: str, max_batch: int, max_delay_s: float,
-             observer_for, threads: int | None = None) -> "ModelSet":
+             observer_for, threads: int | None = None, spinning: str = "always"
+             ) -> "ModelSet":
         """Loads every engine under ``engines_dir`` (or the one engine directory it names).
         ``observer_for(name)`` gives each model's batch observer (metrics)."""
         from pix2pix_stream.engines.runtime.registry import load_backend, scan_engines
@@ -77,6 +78,8 @@ class ModelSet:
                 if any(m.name == meta.name for m in models):
                     raise StartupError(f"two engines are named {meta.name!r} in {engines_dir}")
                 options = {"threads": threads} if threads else {}
+                if spinning != "always":   # a hint: backends whose threads do not spin skip it
+                    options["spinning"] = spinning
                 loaded = load_backend(engine_dir, backend, max_batch=max_batch, **options)
                 models.append(LoadedModel(
                     name=meta.name, engine_dir=Path(engine_dir), metadata=meta, backend=loaded,

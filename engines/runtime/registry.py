@@ -53,6 +53,12 @@ BACKENDS: dict[str, BackendSpec] = {
                             {}, "TensorRT plan (GPU hosts)"),
 }
 
+# Tuning hints a server may pass whichever backend it gets: a backend whose constructor has no
+# such keyword is loaded without it. "spinning": how ONNX Runtime's pool threads wait for work
+# (onnxruntime_backend.SPINNING); other backends' threads do not spin.
+SPINNING_MODES = ("always", "during-runs", "never")
+HINT_OPTIONS = frozenset({"spinning"})
+
 # CPU choice of `auto`, fastest first, from bench/engines.py on a 2-core AVX-512 BF16 + VNNI CPU
 # (see docs/engines.md). Every route keeps >= 40 dB PSNR against fp32 ONNX Runtime; the int8 one
 # is skipped for an engine whose recorded PSNR does not. Without native bf16 the bf16 routes are
@@ -101,8 +107,17 @@ def _load_one(name: str, engine_dir: Path, metadata: EngineMetadata, max_batch: 
         module = importlib.import_module(spec.module)
     except ImportError as exc:
         raise BackendUnavailableError(f"backend {name!r} cannot be imported here: {exc}") from exc
-    return getattr(module, spec.cls)(engine_dir, metadata, max_batch=max_batch,
-                                     **{**spec.options, **options})
+    cls = getattr(module, spec.cls)
+    return cls(engine_dir, metadata, max_batch=max_batch,
+               **{**spec.options, **_without_unused_hints(cls, options)})
+
+
+def _without_unused_hints(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    return {key: value for key, value in options.items()
+            if key not in HINT_OPTIONS or key in accepted}
 
 
 def load_backend(engine_dir: str | os.PathLike, backend: str = "auto", *, max_batch: int = 8,

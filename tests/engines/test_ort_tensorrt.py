@@ -95,13 +95,30 @@ def test_no_cache_folder_to_be_had_means_no_cache_not_no_tensorrt(engine, gpu_se
     assert "no TensorRT engine cache" in caplog.text
 
 
-def test_pool_threads_can_be_told_to_sleep_between_runs(engine):
+@pytest.mark.parametrize("spinning, entries", [
+    ("always", {}),
+    ("during-runs", {"session.force_spinning_stop": "1"}),
+    ("never", {"session.intra_op.allow_spinning": "0"}),
+])
+def test_pool_threads_wait_for_work_as_asked(engine, spinning, entries):
     """ORT's spinning pool threads take a core from other threads between runs; a host that
-    needs the CPU more than the last millisecond of latency turns spinning off."""
-    key = "session.intra_op.allow_spinning"
-    sleeping = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu",
-                                              allow_spinning=False)
-    assert sleeping._session.get_session_options().get_session_config_entry(key) == "0"
-    spinning = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu")
-    with pytest.raises(RuntimeError, match="does not have configuration"):  # ORT's default
-        spinning._session.get_session_options().get_session_config_entry(key)
+    needs the CPU more than the last millisecond of latency has them sleep after each run
+    ("during-runs") or between ops too ("never")."""
+    backend = ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu",
+                                             spinning=spinning)
+    options = backend._session.get_session_options()
+    for key in ("session.force_spinning_stop", "session.intra_op.allow_spinning"):
+        if key in entries:
+            assert options.get_session_config_entry(key) == entries[key]
+        else:
+            with pytest.raises(RuntimeError, match="does not have configuration"):  # ORT default
+                options.get_session_config_entry(key)
+
+
+def test_spinning_modes_are_the_registrys(engine):
+    from pix2pix_stream.engines.runtime.registry import SPINNING_MODES
+
+    assert tuple(ort_backend.SPINNING) == SPINNING_MODES
+    with pytest.raises(ValueError, match="spinning must be one of"):
+        ort_backend.OnnxRuntimeBackend(engine, read_metadata(engine), device="cpu",
+                                       spinning="sometimes")

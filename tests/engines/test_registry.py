@@ -220,3 +220,18 @@ def test_ort_tensorrt_cache_moves_to_the_user_cache_for_read_only_engines(tmp_pa
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr("os.access", lambda path, mode: False)
     assert ort_trt_cache_dir(engine) == tmp_path / "cache" / "pix2pix-stream" / "ort_trt_cache" / "facades"
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino-fp32", "torch", "auto"])
+def test_the_spinning_hint_reaches_onnx_runtime_and_no_other_backend(tiny_engine_dir, backend):
+    """A server passes spinning= whatever backend it gets: ONNX Runtime takes it, a backend
+    whose threads do not spin is loaded without it; other unknown options still fail."""
+    if backend.startswith("openvino"):
+        pytest.importorskip("openvino")
+    with load_backend(tiny_engine_dir, backend, spinning="during-runs") as loaded:
+        assert loaded.infer(np.zeros((1, 128, 128, 3), np.uint8)).shape == (1, 128, 128, 3)
+        if loaded.info.backend == "onnxruntime":
+            options = loaded._session.get_session_options()
+            assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    with pytest.raises(TypeError):
+        load_backend(tiny_engine_dir, "torch", spinnning="during-runs")

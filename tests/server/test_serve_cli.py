@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ({"metrics_port": 70000}, "metrics_port"),
     ({"inflight_per_stream": 0}, "inflight_per_stream"),
     ({"scale": "wide"}, "scale must be"),
+    ({"spinning": "sometimes"}, "spinning must be one of"),
 ])
 def test_config_refuses_settings_that_cannot_work(changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -43,6 +44,17 @@ def test_cli_flags_build_the_config(monkeypatch):
     assert (cfg.address, cfg.backend, cfg.max_batch, cfg.max_delay_ms) == \
         ("[::]:0", "onnxruntime", 4, 2.5)
     assert (cfg.metrics_port, cfg.inflight_per_stream, cfg.token) == (9100, 6, "from-env")
+
+
+def test_the_spinning_flag_reaches_the_servers_onnx_runtime_sessions(make_server):
+    """--onnxruntime-spinning during-runs: the served model's session sleeps after each run."""
+    args = build_parser().parse_args(["--engines", "e", "--onnxruntime-spinning", "during-runs"])
+    assert config_from_args(args).spinning == "during-runs"
+    assert config_from_args(build_parser().parse_args(["--engines", "e"])).spinning == "always"
+    running = make_server(spinning="during-runs")
+    backend = running._runtime.models.get("tiny").batcher.backend
+    options = backend._session.get_session_options()
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
 
 
 def test_cli_job_limit_flags_build_the_job_limits():

@@ -84,10 +84,30 @@ def _session_io(session) -> dict:
     return {"input": describe(inputs[0]), "output": describe(outputs[0])}
 
 
+# How ORT's intra-op pool threads wait for work (session config entries). "always" (ORT's
+# default): they spin between the ops of a run and for a while after it, so the next run starts
+# at once, but between a server's runs they burn a core. "during-runs": they spin between ops and
+# sleep as soon as a run returns. "never": they sleep between ops too. Measured on 2 cores
+# (docs/server.md): "during-runs" cut a server's CPU per frame outside inference from ~6.9 to
+# ~3.3 ms at the same p50 and fps, but raised a LIVE Canny stream's p50 by ~2 ms; "never" raised
+# the model's own p50 by 0.8-2.6 ms. So "always" stays the default.
+SPINNING: dict[str, dict[str, str]] = {
+    "always": {},
+    "during-runs": {"session.force_spinning_stop": "1"},
+    "never": {"session.intra_op.allow_spinning": "0"},
+}
+
+
+def _check_spinning(spinning: str) -> str:
+    if spinning not in SPINNING:
+        raise ValueError(f"spinning must be one of {', '.join(SPINNING)}, got {spinning!r}")
+    return spinning
+
+
 class OnnxRuntimeBackend(Backend):
     def __init__(self, engine_dir: str | Path, metadata: EngineMetadata, *, max_batch: int = 8,
                  threads: int | None = None, device: str = "auto", onnx_file: str | None = None,
-                 precision: str | None = None, allow_spinning: bool = True):
+                 precision: str | None = None, spinning: str = "always"):
         super().__init__(metadata)
         self._providers = choose_providers(device)
         fp16_graph = (metadata.artifacts.get("onnx_fp16") or {}).get("file")
@@ -102,12 +122,8 @@ class OnnxRuntimeBackend(Backend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             options.intra_op_num_threads = threads
-        if not allow_spinning:
-            # ORT's pool threads spin after each run, waiting for the next one. Between a
-            # server's batches they burn a core that the gRPC and video threads could use: on 2
-            # cores, sleeping threads cost 10-16 % less CPU per frame at the same fps, but one
-            # paced stream's p50 rose 0.8-2.6 ms (docs/server.md), so ORT's default stays.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for key, value in SPINNING[_check_spinning(spinning)].items():
+            options.add_session_config_entry(key, value)
         provider_options = [tensorrt_options(Path(engine_dir), metadata, max_batch,
                                              fp16_graph=use_fp16_graph)
                             if p == TENSORRT_EP else {} for p in self._providers]
