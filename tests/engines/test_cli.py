@@ -79,3 +79,26 @@ def test_tensorrt_build_without_tensorrt_says_how_to_install(tiny_engine_dir, ca
         pass
     assert main(["--build-tensorrt", str(tiny_engine_dir)]) == 2
     assert "pypi.nvidia.com" in capsys.readouterr().err
+
+
+def test_export_with_a_calibration_folder_measures_on_frames_it_held_back(tmp_path, capsys):
+    """--calibration DIR of 8 images: 6 calibrate the int8 graph and 2 measure it; the printed
+    line says how many convolutions stayed float."""
+    import cv2
+
+    from pix2pix_stream.pix2pix.checkpoint import save_checkpoint
+    from tests.engines.pixels import frames
+
+    generator = synthetic_generator(seed=5)
+    ckpt = save_checkpoint({"generator_config": generator.config.to_dict(),
+                            "generator": generator.state_dict(), "image_size": 128},
+                           tmp_path / "run" / "last.pt")
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    for i, image in enumerate(frames(8, size=160)):
+        cv2.imwrite(str(folder / f"{i}.png"), image[:, :, ::-1])
+    assert main([str(ckpt), "--out", str(tmp_path / "e"), "--calibration", str(folder)]) == 0
+    assert "convolutions kept float" in capsys.readouterr().out
+    record = read_metadata(tmp_path / "e").artifacts["onnx_int8"]
+    assert record["calibration"].startswith("6 given frames")
+    assert record["psnr_measured_on"].startswith("2 given frames")
