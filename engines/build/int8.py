@@ -2,9 +2,9 @@
 quantization in ONNX QDQ form, per-channel int8 weights and uint8 activations for the Conv and
 ConvTranspose layers (but those int8_layers keeps float: the outermost two, and more only where
 the graph would miss the quality bar), activation ranges calibrated (MinMax) on frames passed
-through the engine's own input transform. OpenVINO runs it with int8 (VNNI) kernels: the fastest CPU route measured here
-(see docs/engines.md), so `auto` prefers it, but only when the PSNR recorded at export against
-the fp32 graph holds the quality bar.
+through the engine's own input transform. OpenVINO runs it with int8 (VNNI) kernels: the
+fastest CPU route measured here (see docs/engines.md), so `auto` prefers it, but only when the
+PSNR recorded at export against the fp32 graph holds the quality bar.
 
 The pixel work around the generator stays float: only convolutions are quantized.
 """
