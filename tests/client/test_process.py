@@ -143,6 +143,9 @@ def test_a_second_ctrl_c_with_server_decode_writes_nothing(tiny_engines_root, tm
         stderr = Watcher(process.stderr)
         stderr.wait_for(r"\b([2-9]\d|\d{3})/900\b")
         stall.set()
+        # A batch must be held before the first Ctrl-C: if none is, the server can finish the
+        # frames done so far at once, before the second Ctrl-C (seen once in a full run).
+        assert stall.held.wait(30), "no batch reached the stalled inference"
         process.send_signal(signal.SIGINT)
         stderr.wait_for("stopping")
         process.send_signal(signal.SIGINT)

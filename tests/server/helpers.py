@@ -96,7 +96,15 @@ def metric(text: str, name: str, **labels) -> float:
     return 0.0
 
 
-def stall_inference(running, model: str, seconds: float = 2.0) -> threading.Event:
+class Stall(threading.Event):
+    """Set it to hold inference up; ``held`` is set once a batch is being held."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = threading.Event()
+
+
+def stall_inference(running, model: str, seconds: float = 2.0) -> Stall:
     """Makes a running server's inference for ``model`` take ``seconds`` per batch once the
     returned event is set (the real backend still runs; it is only held up)."""
     backend = running._runtime.models.get(model).batcher.backend
@@ -104,10 +112,11 @@ def stall_inference(running, model: str, seconds: float = 2.0) -> threading.Even
 
     def stalled(batch):
         if stalling.is_set():
+            stalling.held.set()
             time.sleep(seconds)
         return infer(batch)
 
-    stalling = threading.Event()
+    stalling = Stall()
     backend.infer = stalled
     return stalling
 
