@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 import grpc  # noqa: E402
 
 from pix2pix_stream.client.frames import frame_request  # noqa: E402
+from pix2pix_stream.engines.runtime.registry import SPINNING_MODES  # noqa: E402
 from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
 from results_json import write_json  # noqa: E402  (bench/, this script's folder)
@@ -337,8 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="inference threads, bare and served")
     parser.add_argument("--frames", type=int, default=400, help="frames per side of each row")
     parser.add_argument("--rounds", type=int, default=8, help="alternating stretches per row")
-    parser.add_argument("--spinning", default="always",
-                        choices=("always", "during-runs", "never"),
+    parser.add_argument("--spinning", default="always", choices=SPINNING_MODES,
                         help="ONNX Runtime's thread spinning, bare and served "
                              "(pix2pix-serve --onnxruntime-spinning)")
     parser.add_argument("--max-batch", type=int, default=8)

@@ -77,9 +77,8 @@ class ModelSet:
             for engine_dir, meta in found:
                 if any(m.name == meta.name for m in models):
                     raise StartupError(f"two engines are named {meta.name!r} in {engines_dir}")
-                options = {"threads": threads} if threads else {}
-                if spinning != "always":   # a hint: backends whose threads do not spin skip it
-                    options["spinning"] = spinning
+                # spinning is a hint: the registry leaves it out for backends that do not spin
+                options = {"spinning": spinning, **({"threads": threads} if threads else {})}
                 loaded = load_backend(engine_dir, backend, max_batch=max_batch, **options)
                 models.append(LoadedModel(
                     name=meta.name, engine_dir=Path(engine_dir), metadata=meta, backend=loaded,

@@ -134,9 +134,9 @@ def quantize_engine(engine_dir: Path, meta: EngineMetadata, calibration: np.ndar
         _quantize(src, dst, calibration, float_layers)
         return psnr(reference, _run_cpu(dst, measure))
 
+    layers = quantizable_layers(src)
     # The search's last graph written is the chosen one.
-    return choose_float_layers(quantizable_layers(src), outermost_layers(src), score,
-                               QUALITY_BAR_DB)
+    return choose_float_layers(layers, outermost_layers(layers), score, QUALITY_BAR_DB)
 
 
 def add_int8_artifact(engine_dir: str | os.PathLike, calibration=None) -> dict:
