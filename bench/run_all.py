@@ -208,10 +208,12 @@ def md_service(bench: dict) -> list[str]:
                   "served p50 at most +2 ms over bare for the paced request/response row, "
                   "served/bare fps >= 0.9 for 4 streams. not infer = p50 of latency minus the "
                   "server's inference time; cpu ms/frame = CPU time of every process involved "
-                  "(served: server + client) per frame.", ""]
+                  "(served: server + client) per frame. echo = the same client against "
+                  "bench/echo_server.py, which sends each frame straight back (no model), "
+                  "alternated with both: the transport's own latency and CPU per frame.", ""]
         header = ["service run", "fps", "p50 ms", "p99 ms", "not infer ms", "cpu ms/frame",
                   "bare backend", "bare fps", "bare p50 ms", "bare p99 ms", "bare cpu ms/frame",
-                  "served/bare fps", "p50 vs bare"]
+                  "served/bare fps", "p50 vs bare", "echo p50 ms", "echo cpu ms/frame"]
         rows = []
         for r in bench["rows"]:
             sv, b = r["served"], r["bare"]
@@ -220,8 +222,10 @@ def md_service(bench: dict) -> list[str]:
                          r["bare_name"], fmt(b["fps"], ".1f"), fmt(b["p50_ms"]), fmt(b["p99_ms"]),
                          fmt(b.get("cpu_ms_per_frame")),
                          fmt(r["served_over_bare_fps"], ".2f", "x"),
-                         fmt(r["p50_delta_ms"], "+.2f", " ms") if r["paced"] else ""])
-        lines += md_table(header, rows, "lrrrrrlrrrrrr") + [""]
+                         fmt(r["p50_delta_ms"], "+.2f", " ms") if r["paced"] else "",
+                         fmt(r.get("echo", {}).get("p50_ms")),
+                         fmt(r.get("echo", {}).get("cpu_ms_per_frame"))])
+        lines += md_table(header, rows, "lrrrrrlrrrrrrrr") + [""]
     soak = bench.get("soak")
     if soak:
         lines += [f"Soak: {soak['frames']} frames over {soak['streams']} streams (ngf "

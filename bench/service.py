@@ -14,6 +14,10 @@ busy neighbour on the machine slows both alike:
   call at a time with a 1 ms pause: p50 latency, target at most +2 ms;
 - "1 stream, 4 in flight" against bare batch 1 back to back, "4 streams" against bare batch 4,
   "16 streams" against bare batch 8 (= --max-batch): frames per second, target >= 0.9x for 4.
+- every row also runs the same client against bench/echo_server.py (the same service, each
+  frame sent straight back, no model) in the same rounds: the transport floor, which no server
+  of this protocol goes below (its p50 for the latency target, its CPU per frame for the CPU
+  target; bench/targets.py puts both beside the targets);
 - soak: --soak-frames frames through 4 streams on a small engine (ngf 4); the server's resident
   memory after the first tenth and at the end (target: flat).
 - --compare-requests: 4 streams with requests built as the client library builds them (in
@@ -76,19 +80,22 @@ class Server:
 
     def __init__(self, engines: Path, args, *, backend: str = "onnxruntime",
                  scale: str = "native"):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
-             "--host", "127.0.0.1", "--backend", backend, "--inference-threads",
-             str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
-             str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level", "WARNING",
-             "--scale", scale, "--onnxruntime-spinning", getattr(args, "spinning", "always")],
-            cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        self._start(["-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
+                     "--host", "127.0.0.1", "--backend", backend, "--inference-threads",
+                     str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
+                     str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level",
+                     "WARNING", "--scale", scale, "--onnxruntime-spinning",
+                     getattr(args, "spinning", "always")])
+
+    def _start(self, arguments: list[str]) -> None:
+        self.process = subprocess.Popen([sys.executable, *arguments], cwd=ROOT,
+                                        stderr=subprocess.PIPE, text=True)
         for line in self.process.stderr:
             match = re.search(r"listening on port (\d+)", line)
             if match:
                 self.port = int(match.group(1))
                 return
-        raise RuntimeError(f"pix2pix-serve exited with {self.process.wait()}")
+        raise RuntimeError(f"{arguments[0]} exited with {self.process.wait()}")
 
     def backend_of(self, model: str) -> str:
         """The backend the server chose for ``model`` (ListModels)."""
@@ -107,6 +114,13 @@ class Server:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(30)
+
+
+class EchoServer(Server):
+    """bench/echo_server.py in a subprocess: the same service, every frame sent straight back."""
+
+    def __init__(self):
+        self._start([str(ROOT / "bench" / "echo_server.py")])
 
 
 class Tally:
@@ -204,26 +218,41 @@ def own_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def compare(server: "Server", backend, args) -> list[dict]:
-    """One dict per comparison: its shape (streams, in flight, bare batch, paced), "served" and
-    "bare" (fps, p50_ms, p99_ms, cpu_ms_per_frame; served also not_infer_p50_ms) and the
-    verdict ratio: served/bare fps, or served minus bare p50 latency for the paced row."""
+def channel_to(server: "Server") -> grpc.aio.Channel:
+    return grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
+        ("grpc.max_receive_message_length", 64 << 20),
+        ("grpc.max_send_message_length", 64 << 20)])
+
+
+async def timed_stretch(tally: Tally, server: "Server", stub, *stretch_args) -> None:
+    """One served stretch into ``tally``, with the CPU time of this process and ``server``."""
+    before = own_cpu_s() + server.cpu_s()
+    tally.add(*await served_stretch(stub, *stretch_args))
+    tally.cpu_s += own_cpu_s() + server.cpu_s() - before
+
+
+async def compare(server: "Server", echo: "EchoServer", backend, args) -> list[dict]:
+    """One dict per comparison: its shape (streams, in flight, bare batch, paced), "served",
+    "bare" and "echo" (fps, p50_ms, p99_ms, cpu_ms_per_frame; served also not_infer_p50_ms) and
+    the verdict ratio: served/bare fps, or served minus bare p50 latency for the paced row. The
+    echo server runs the same client code against a server that returns each frame untouched:
+    its p50 is the floor of served minus bare latency (the bare backend has no transport), its
+    CPU per frame the floor of served minus bare CPU."""
     square = (args.size, args.size)
     runs = [  # streams, in flight, bare batch, pause, frame size
         (1, 1, 1, PAUSE_S, square), (1, args.inflight, 1, 0.0, square),
         (4, args.inflight, 4, 0.0, square), (16, args.inflight, args.max_batch, 0.0, square)]
     for size in args.sizes[1:]:
         runs += [(1, args.inflight, 1, 0.0, size), (4, args.inflight, 4, 0.0, size)]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
-            ("grpc.max_receive_message_length", 64 << 20),
-            ("grpc.max_send_message_length", 64 << 20)]) as channel:
-        stub = pb_grpc.TranslatorStub(channel)
+    async with channel_to(server) as channel, channel_to(echo) as echo_channel:
+        stub, echo_stub = pb_grpc.TranslatorStub(channel), pb_grpc.TranslatorStub(echo_channel)
         rows = []
         for streams, inflight, batch, pause, size in runs:
             print(f"{streams} stream(s), {inflight} in flight vs bare batch {batch}, "
                   f"{size[0]}x{size[1]} ...", file=sys.stderr)
-            bare, served = Tally(), Tally()
+            bare, served, echoed = Tally(), Tally(), Tally()
             await served_stretch(stub, "bench", 2, 8, args.inflight, size)  # warm up this size
+            await served_stretch(echo_stub, "echo", 2, 8, args.inflight, size)
             bare_stretch(backend, batch, 4 * batch, size, pause)  # warm this batch size
             # frames per stretch in proportion to the cost of a frame: comparable run times
             scale = size[0] * size[1] / (args.size * args.size)
@@ -232,17 +261,18 @@ async def compare(server: "Server", backend, args) -> list[dict]:
                 before = own_cpu_s()
                 bare.add(*bare_stretch(backend, batch, stretch, size, pause))
                 bare.cpu_s += own_cpu_s() - before
-                before = own_cpu_s() + server.cpu_s()
-                served.add(*await served_stretch(stub, "bench", streams, stretch, inflight,
-                                                 size, pause))
-                served.cpu_s += own_cpu_s() + server.cpu_s() - before
+                await timed_stretch(served, server, stub, "bench", streams, stretch, inflight,
+                                    size, pause)
+                await timed_stretch(echoed, echo, echo_stub, "echo", streams, stretch, inflight,
+                                    size, pause)
             bare_name = f"batch {batch}" + (", paced" if pause else "")
             name = f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight"
             if size != square:
                 name += f", {size[0]}x{size[1]}"
             row = {"run": name, "size": f"{size[0]}x{size[1]}", "streams": streams, "inflight": inflight, "bare_batch": batch,
                    "paced": bool(pause), "bare_name": bare_name, "bare": bare.row(),
-                   "served": {**served.row(), "not_infer_p50_ms": served.overhead_p50()}}
+                   "served": {**served.row(), "not_infer_p50_ms": served.overhead_p50()},
+                   "echo": echoed.row()}
             row["served_over_bare_fps"] = row["served"]["fps"] / row["bare"]["fps"]
             row["p50_delta_ms"] = row["served"]["p50_ms"] - row["bare"]["p50_ms"]
             rows.append(row)
@@ -321,10 +351,26 @@ def print_table(rows: list[dict], args) -> None:
               f"| {s['not_infer_p50_ms']:9.2f} | {s['cpu_ms_per_frame']:9.2f} "
               f"| {r['bare_name']:<15} | {b['fps']:6.1f} | {b['p50_ms']:6.2f} | {b['p99_ms']:6.2f} "
               f"| {b['cpu_ms_per_frame']:9.2f} | {verdict:>13} |")
+    print_floor(rows)
     print("\nnot infer: p50 of each frame's latency minus its batch's inference time as the "
           "server measured it (transport, queues, hops, client).\ncpu/frame: CPU ms per frame of "
           "every process involved (served: server + client; bare: the backend alone).\nBoth "
           "hold on a busy machine, where wall-clock ratios mostly measure who got the cores.")
+
+
+def print_floor(rows: list[dict]) -> None:
+    """The echo server's rows beside what the service adds over the bare backend."""
+    print("\ntransport floor: the same client against bench/echo_server.py (each frame sent "
+          "straight back, no model), alternated with the rows above\n")
+    print(f"| {'service run':<34} | {'echo fps':>8} | {'echo p50 ms':>11} | {'echo cpu/frame':>14} "
+          f"| {'served - bare cpu/frame':>23} | {'served - bare p50':>17} |")
+    print(f"|{'-' * 36}|{'-' * 10}|{'-' * 13}|{'-' * 16}|{'-' * 25}|{'-' * 19}|")
+    for r in rows:
+        e = r["echo"]
+        extra_cpu = r["served"]["cpu_ms_per_frame"] - r["bare"]["cpu_ms_per_frame"]
+        extra_p50 = f"{r['p50_delta_ms']:+.2f} ms" if r["paced"] else ""
+        print(f"| {r['run']:<34} | {e['fps']:8.1f} | {e['p50_ms']:11.2f} "
+              f"| {e['cpu_ms_per_frame']:14.2f} | {extra_cpu:23.2f} | {extra_p50:>17} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,14 +406,15 @@ def main(argv: list[str] | None = None) -> int:
         soak_engines = Path(tmp) / "soak"
         if args.soak_frames:
             export_engine(soak_engines, "soak", 4, args.size)
-        server = Server(engines, args)
+        server, echo = Server(engines, args), EchoServer()
         try:
             with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads,
                               spinning=args.spinning) as bare:
-                rows = asyncio.run(compare(server, bare, args))
+                rows = asyncio.run(compare(server, echo, bare, args))
             requests = asyncio.run(compare_requests(server, args)) if args.compare_requests else None
         finally:
             server.stop()
+            echo.stop()
         print("soak ...", file=sys.stderr)
         soaked = soak(soak_engines, args) if args.soak_frames else None
 

@@ -25,8 +25,9 @@ def served(fps, p50, p99, not_infer=1.0):
             "not_infer_p50_ms": not_infer}
 
 
-def service_row(streams, inflight, batch, paced, s, b):
-    return {"run": f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight",
+def service_row(streams, inflight, batch, paced, s, b, echo=None):
+    echo = echo or {"fps": 300.0, "p50_ms": 1.5, "p99_ms": 3.0, "cpu_ms_per_frame": 1.2}
+    return {"echo": echo, "run": f"{streams} stream{'s' if streams > 1 else ''}, {inflight} in flight",
             "streams": streams, "inflight": inflight, "bare_batch": batch, "paced": paced,
             "bare_name": f"batch {batch}" + (", paced" if paced else ""), "served": s,
             "bare": {k: v for k, v in b.items() if k != "not_infer_p50_ms"},
@@ -107,6 +108,7 @@ def test_render_writes_markdown_json_and_plots(tmp_path):
     assert "- openvino: unavailable" in md
     assert "| 4 streams, 4 in flight | 48.0 |" in md and "0.96x" in md
     assert "| 20.00 | batch 4 |" in md  # served cpu ms/frame, then the bare side
+    assert "| 0.96x |  | 1.50 | 1.20 |" in md  # then the echo server's p50 and cpu ms/frame
     assert "**+1.5 MB**" in md
     assert "Test CPU, 2 cores" in md
 
@@ -116,9 +118,17 @@ def test_targets_table_puts_this_runs_numbers_next_to_the_targets():
     results = copy.deepcopy(RESULTS)
     for row, served_cpu in zip(results["benches"]["service"]["rows"], (30.0, 22.0, 21.0, 24.0)):
         row["served"]["cpu_ms_per_frame"] = served_cpu  # bare: 20 ms/frame in every row
+    for row, echo_cpu in zip(results["benches"]["service"]["rows"], (5.0, 1.2, 0.9, 0.8, 0.1)):
+        row["echo"]["cpu_ms_per_frame"] = echo_cpu
     lines = targets.table(results)
-    assert lines[0] == "| what | now (this run) | target |"
+    assert lines[0] == f"| what | now (this run) | target | {targets.FLOOR_HEADING} |"
     cells = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1] for line in lines[2:]}
+    floors = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[3].rstrip(" |")
+              for line in lines[2:]}
+    # the echo rows: median over the same unpaced square rows (1.2, 0.9, 0.8); the paced p50
+    assert floors[targets.TARGETS[0].what] == "0.90 ms/frame"
+    assert floors["1 stream p50 over bare batch 1"] == "+1.50 ms"
+    assert floors["4 streams served / bare batch 4"] == "–"
     assert len(cells) == len(targets.TARGETS) == 5
     assert cells[targets.TARGETS[0].what] == "2.00 ms/frame (missed)"  # median of 2, 1, 4
     assert cells["4 streams served / bare batch 4"] == "0.96× (met)"
@@ -131,7 +141,20 @@ def test_targets_table_puts_this_runs_numbers_next_to_the_targets():
     del results["benches"]["video_file"]
     cells = [line.split(" | ")[1] for line in targets.table(results)[2:]]
     assert cells[:3] == ["bench/service.py failed (exit status 3)"] * 3
+    floors = [line.split(" | ")[3] for line in targets.table(results)[2:5]]
+    assert floors == ["not measured |", "– |", "not measured |"]
     assert cells[3].startswith("not run") and cells[4].startswith("not run")
+
+
+def test_a_service_run_without_echo_rows_has_no_floor():
+    """Results from before bench/echo_server.py (or a row without it) leave the floor unknown
+    rather than taking it from fewer rows."""
+    targets = load_run_all().targets
+    results = copy.deepcopy(RESULTS)
+    del results["benches"]["service"]["rows"][1]["echo"]
+    floors = [line.split(" | ")[3] for line in targets.table(results)[2:5]]
+    assert floors == ["not measured |", "– |", "not measured |"]
+    assert "| 0.98x |  | – | – |" in load_run_all().render_markdown(results)
 
 
 def test_readme_targets_block_is_rewritten_in_place(tmp_path):

@@ -1,0 +1,39 @@
+"""bench/service.py's transport floor: bench/echo_server.py is a real gRPC server of the same
+service, driven by the bench's own client code."""
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from tests.bench_scripts import load_bench_script
+
+
+def test_the_echo_server_sends_each_frame_back_and_the_bench_times_it():
+    service = load_bench_script("service.py")
+    echo = service.EchoServer()
+    try:
+        async def run():
+            async with service.channel_to(echo) as channel:
+                stub = pb_grpc.TranslatorStub(channel)
+                call = stub.Translate()
+                await call.write(pb.TranslateRequest(config=pb.StreamConfig(model="any")))
+                pixels = np.arange(3 * 4 * 5, dtype=np.uint8).reshape(5, 4, 3)
+                await call.write(service.frame_request(pixels, 7))
+                await call.done_writing()
+                reply = await call.read()
+                tally = service.Tally()
+                await service.timed_stretch(tally, echo, stub, "any", 2, 8, 2, (16, 8))
+                return reply, tally
+
+        reply, tally = asyncio.run(run())
+    finally:
+        echo.stop()
+    assert reply.sequence == 7
+    assert (reply.image.raw.width, reply.image.raw.height) == (4, 5)
+    assert reply.image.raw.data == np.arange(60, dtype=np.uint8).tobytes()
+    row = tally.row()
+    assert tally.frames == 8 and len(tally.latencies) == 8
+    assert row["fps"] > 0 and row["cpu_ms_per_frame"] > 0
