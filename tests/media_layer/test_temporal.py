@@ -7,7 +7,7 @@ from pix2pix_stream.media.errors import TransformError
 from pix2pix_stream.media.synthetic import drawn_frame
 from pix2pix_stream.media.temporal import (FlowEstimator, input_flows, reliable, temporal_scores,
                                            warp)
-from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
+from pix2pix_stream.media.temporal_filter import Motion, TemporalFilter, temporal_settings
 
 
 def texture(size: int = 96, seed: int = 0) -> np.ndarray:
@@ -168,6 +168,20 @@ def test_filter_refuses_an_output_of_another_size_than_its_source():
     motion = smoother.estimate(clip[2])
     with pytest.raises(TransformError, match="differ in size"):
         smoother.mix(motion, smoother.warp_previous(motion), outputs[2][:, :40])
+
+
+def test_the_mix_moves_each_element_its_weight_of_the_way_to_the_warped_past():
+    """output + weight * (warped - output), per element and channel, rounded to uint8."""
+    rng = np.random.default_rng(5)
+    output = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    warped = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    weight = rng.uniform(0, 0.8, (6, 7, 3)).astype(np.float32)
+    smoother = TemporalFilter(temporal_settings("strong"))
+    got = smoother.mix(Motion(1, (6, 7), 0, weight=weight), warped, output)
+    want = output + weight.astype(np.float64) * (warped.astype(np.float64) - output)
+    assert np.array_equal(got, np.rint(want).astype(np.uint8))
+    with pytest.raises(TransformError, match="differ in channels"):
+        smoother.mix(Motion(2, (6, 7), 1, weight=weight), warped[..., 0], output[..., 0])
 
 
 def test_filter_is_deterministic_and_off_is_no_filter():
