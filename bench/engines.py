@@ -38,6 +38,17 @@ from results_json import write_json  # noqa: E402  (bench/, this script's folder
 ROUTES = ("torch", "onnxruntime", "onnxruntime-int8", "openvino-fp32", "openvino",
           "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile", "openvino-int8", "tensorrt")
 BASELINE, REFERENCE = "torch", "onnxruntime"
+NO_NATIVE_BF16 = ("this CPU has no native bf16 (AVX512-BF16/AMX): emulated bf16 is many times "
+                  "slower than fp32 and no default uses it here; --emulated-bf16 times it anyway")
+
+
+def emulated_bf16_routes(routes: list[str], fast_bf16: bool, emulated_bf16: bool) -> dict:
+    """Route -> why it is left out: the torch bf16 routes on a CPU that only emulates bf16
+    (unless asked for). At the default sizes one such route took over half an hour of a
+    2-core AVX2 machine and most of its memory before its first timed call."""
+    if fast_bf16 or emulated_bf16:
+        return {}
+    return {route: NO_NATIVE_BF16 for route in routes if route.startswith("torch-bf16")}
 
 
 def load_route(route: str, engine_dir: Path, max_batch: int, threads: int):
@@ -112,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5,
                         help="timed calls per route and batch; the best one counts")
+    parser.add_argument("--emulated-bf16", action="store_true",
+                        help="time the torch bf16 routes even where the CPU only emulates bf16 "
+                             "(very slow at the default sizes)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON to PATH")
     args = parser.parse_args(argv)
     preset = generator_preset(args.preset)
@@ -122,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     from pix2pix_stream.engines.runtime.errors import EngineError
     from pix2pix_stream.engines.build.export import export_generator
     from pix2pix_stream.engines.build.synthetic import synthetic_generator
+    from pix2pix_stream.pix2pix.performance import cpu_has_fast_bf16
 
     torch.set_num_threads(args.threads)
     sizes = [tuple(int(v) for v in text.lower().split("x")) for text in args.sizes]
@@ -133,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
                                       int8=True)
         print(f"{args.netG} ngf {args.ngf} trained at {args.size}x{args.size}, run at "
               f"{', '.join(args.sizes)}, {args.threads} threads, torch {torch.__version__}")
-        backends, outputs, unavailable = {}, {}, {}
+        backends, outputs = {}, {}
+        unavailable = emulated_bf16_routes(routes, cpu_has_fast_bf16(), args.emulated_bf16)
         for route in routes:
+            if route in unavailable:
+                print(f"  {route}: left out ({unavailable[route]})")
+                continue
             try:
                 backends[route] = load_route(route, engine_dir, max(args.batches), args.threads)
             except (EngineError, ImportError) as exc:

@@ -1,5 +1,6 @@
-"""bench/service.py's transport floor: bench/echo_server.py is a real gRPC server of the same
-service, driven by the bench's own client code."""
+"""Pieces of bench/service.py and bench/engines.py: the transport floor (bench/echo_server.py, a
+real gRPC server of the same service, driven by the bench's own client code) and the routes the
+engines bench leaves out."""
 from __future__ import annotations
 
 import asyncio
@@ -37,3 +38,14 @@ def test_the_echo_server_sends_each_frame_back_and_the_bench_times_it():
     row = tally.row()
     assert tally.frames == 8 and len(tally.latencies) == 8
     assert row["fps"] > 0 and row["cpu_ms_per_frame"] > 0
+
+
+def test_the_engines_bench_leaves_emulated_bf16_routes_out_unless_asked():
+    engines = load_bench_script("engines.py")
+    routes = ["torch", "onnxruntime", "torch-bf16-autocast", "torch-bf16", "torch-bf16-compile",
+              "openvino"]
+    left_out = engines.emulated_bf16_routes(routes, fast_bf16=False, emulated_bf16=False)
+    assert sorted(left_out) == ["torch-bf16", "torch-bf16-autocast", "torch-bf16-compile"]
+    assert "--emulated-bf16" in left_out["torch-bf16"]
+    assert engines.emulated_bf16_routes(routes, fast_bf16=True, emulated_bf16=False) == {}
+    assert engines.emulated_bf16_routes(routes, fast_bf16=False, emulated_bf16=True) == {}
