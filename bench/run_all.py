@@ -10,7 +10,8 @@ Each bench runs as its own subprocess (`bench/NAME.py ... --json TMP`), one afte
 that they do not compete for the cores; its printed output goes to the terminal and to
 OUT/NAME.log. Into OUT (default bench/results/):
 
-- results.json: the machine (CPU model, cores, bf16/VNNI flags, package versions, load), the
+- results.json: the machine (CPU model, cores, bf16/VNNI flags, package versions, load, and
+  the cores that other processes and hypervisor steal took during each bench), the
   date, and every bench's settings and rows (bench/results_json.py; null = nan, or inf for PSNR);
 - results.md: the issue's targets with this run's numbers (bench/targets.py), then one Markdown
   table per bench, each row against the baseline of the same run;
@@ -29,6 +30,7 @@ import json
 import math
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -102,6 +104,38 @@ def machine() -> dict:
     }
 
 
+def machine_cpu_s() -> tuple[float, float] | None:
+    """(busy, stolen) CPU seconds of the whole machine so far, from /proc/stat; None elsewhere.
+    Busy = user + nice + system + irq + softirq; stolen = time the hypervisor gave elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of every child it has waited for (the benches and, as
+    they wait for theirs, their servers and clients)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def other_work(before: tuple, after: tuple, own_s: float, seconds: float) -> dict | None:
+    """How many cores, on average over a bench, went to work that was not the bench's own
+    (other processes) and to the hypervisor's other guests (steal). The load average cannot
+    tell: a bench's own server, client and inference threads push it above the core count."""
+    if before is None or after is None or seconds <= 0:
+        return None
+    busy, steal = after[0] - before[0], after[1] - before[1]
+    return {"other_cores": max(0.0, busy - own_s) / seconds, "steal_cores": steal / seconds}
+
+
 def run_bench(name: str, extra: list[str], out_dir: Path) -> dict:
     """Runs bench/NAME.py with --json into a temp file; its payload plus how it ran."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,6 +143,7 @@ def run_bench(name: str, extra: list[str], out_dir: Path) -> dict:
         command = [sys.executable, str(BENCH / f"{name}.py"), *extra, "--json", str(json_path)]
         print(f"\n=== {name}: bench/{name}.py {' '.join(extra)}", flush=True)
         load_before, start = os.getloadavg()[0], time.perf_counter()
+        machine_before, own_before = machine_cpu_s(), own_cpu_s()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(out_dir / f"{name}.log", "w") as log:
             process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -117,9 +152,11 @@ def run_bench(name: str, extra: list[str], out_dir: Path) -> dict:
                 sys.stdout.write(line)
                 log.write(line)
             returncode = process.wait()
+        seconds = time.perf_counter() - start
+        others = other_work(machine_before, machine_cpu_s(), own_cpu_s() - own_before, seconds)
         payload = json.loads(json_path.read_text()) if json_path.is_file() else {"bench": name}
     payload.update(command=["bench/" + Path(command[1]).name, *extra], returncode=returncode,
-                   seconds=time.perf_counter() - start,
+                   seconds=seconds, other_work=others,
                    load_average={"before": load_before, "after": os.getloadavg()[0]})
     if returncode != 0:
         print(f"=== {name} FAILED with exit status {returncode} (see {out_dir / name}.log)",
@@ -274,7 +311,8 @@ def render_markdown(results: dict) -> str:
         load = bench.get("load_average")
         if load:
             lines.append(f"- {name}: {fmt(bench.get('seconds'), '.0f')} s, 1-minute load "
-                         f"average {load['before']:.1f} before, {load['after']:.1f} after")
+                         f"average {load['before']:.1f} before, {load['after']:.1f} after"
+                         + targets.other_work_text(bench))
     lines += ["", "## Targets", "", *targets.table(results), ""]
     for name, bench in results.get("benches", {}).items():
         lines += RENDERERS.get(name, lambda b: [f"## {name}", "", *failed_note(b)])(bench)

@@ -159,16 +159,45 @@ def table(results: dict) -> list[str]:
     return lines
 
 
+BUSY_CORES = 0.25   # other work above this many cores on average: the run was not alone
+
+
+def other_work_text(bench: dict) -> str:
+    """', other work 0.03 cores, steal 0.00' when the run measured it, else ''."""
+    others = bench.get("other_work")
+    if not others:
+        return ""
+    return (f", other work {others['other_cores']:.2f} cores, hypervisor steal "
+            f"{others['steal_cores']:.2f} cores")
+
+
 def provenance(results: dict) -> str:
+    """Where the numbers come from, and whether the benches had the machine to themselves:
+    measured as the CPU that went elsewhere during each bench (other processes, and steal to
+    other guests) where the run recorded it, else judged from the 1-minute load average, which
+    the benches' own threads also raise."""
     m = results.get("machine", {})
+    benches = results.get("benches", {})
     loads = [f"{name} {b['load_average']['before']:.1f}→{b['load_average']['after']:.1f}"
-             for name, b in results.get("benches", {}).items() if b.get("load_average")]
+             for name, b in benches.items() if b.get("load_average")]
     commit = m.get("git_commit") or "?"
     text = (f"`bench/run_all.py` ({results.get('mode')} settings) on {results.get('date')}: "
             f"{m.get('cpu_model')}, {m.get('cores')} cores, commit {commit}"
             f"{' with local changes' if m.get('git_dirty') else ''}; 1-minute load average "
             f"before→after each bench: {', '.join(loads) or 'not recorded'}.")
-    peak = max((max(b["load_average"].values()) for b in results.get("benches", {}).values()
+    measured = {name: b["other_work"] for name, b in benches.items() if b.get("other_work")}
+    if measured:
+        shares = ", ".join(f"{name} {o['other_cores'] + o['steal_cores']:.2f}"
+                           for name, o in measured.items())
+        text += f" Cores taken by other work and hypervisor steal during each bench: {shares}."
+        busy = [name for name, o in measured.items()
+                if o["other_cores"] + o["steal_cores"] > BUSY_CORES]
+        if busy:
+            text += (f" **Other work shared the cores during {', '.join(busy)}**: wall-clock "
+                     "ratios there partly measure who got the cores; re-run on a quiet machine "
+                     "before trusting a verdict.")
+        return text
+    peak = max((max(b["load_average"].values()) for b in benches.values()
                 if b.get("load_average")), default=0.0)
     if m.get("cores") and peak > m["cores"]:
         text += (f" **The load exceeded the {m['cores']} cores**: other work shared them, so "
