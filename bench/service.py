@@ -287,17 +287,17 @@ async def compare_requests(server: "Server", args) -> dict:
     builders = dict(zip(tallies, (frame_request, nested_request)))
     client_cpu_s = dict.fromkeys(tallies, 0.0)  # this process alone: the client's share
     stretch = max(2 * 4 * args.inflight, args.frames // args.rounds)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
-            ("grpc.max_receive_message_length", 64 << 20)]) as channel:
+    async with channel_to(server) as channel:
         stub = pb_grpc.TranslatorStub(channel)
-        await served_stretch(stub, "bench", 4, stretch, args.inflight, args.size)  # warm up
+        square = (args.size, args.size)
+        await served_stretch(stub, "bench", 4, stretch, args.inflight, square)  # warm up
         for round_ in range(args.rounds):
             order = list(tallies) if round_ % 2 == 0 else list(tallies)[::-1]  # no slot bias
             for name in order:
                 tally = tallies[name]
                 before, client_before = own_cpu_s() + server.cpu_s(), own_cpu_s()
                 tally.add(*await served_stretch(stub, "bench", 4, stretch, args.inflight,
-                                                args.size, build=builders[name]))
+                                                square, build=builders[name]))
                 tally.cpu_s += own_cpu_s() + server.cpu_s() - before
                 client_cpu_s[name] += own_cpu_s() - client_before
     rows = {name: {**tally.row(), "client_cpu_ms_per_frame": client_cpu_s[name] / tally.frames * 1000}
@@ -319,8 +319,7 @@ def soak(engines: Path, args) -> tuple[float, float, float]:
             marks["early"] = server.rss_mb()
 
     async def run() -> float:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}", options=[
-                ("grpc.max_receive_message_length", 64 << 20)]) as channel:
+        async with channel_to(server) as channel:
             _, seconds, _, _ = await served_stretch(pb_grpc.TranslatorStub(channel), "soak", 4,
                                                  args.soak_frames, args.inflight,
                                                  (args.size, args.size),
