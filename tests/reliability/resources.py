@@ -12,8 +12,12 @@ from pathlib import Path
 
 from tests.bench_scripts import load_bench_script
 
-# Native thread names (/proc/PID/task/*/comm), read as bench/chaos.py reads a replica's.
-thread_names = load_bench_script("chaos.py").thread_names
+# Native thread names (/proc/PID/task/*/comm) and the rule for gRPC's grown event-engine pool,
+# as bench/chaos.py reads and judges a replica's.
+_chaos = load_bench_script("chaos.py")
+thread_names = _chaos.thread_names
+GRPC_POOL_THREAD = _chaos.GRPC_POOL_THREAD
+GRPC_IDLE_THREAD_LIMIT_S = _chaos.GRPC_IDLE_THREAD_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -39,15 +43,6 @@ def held(spool: Path | None = None, pid: int | str = "self") -> Held:
                 thread_names=names)
 
 
-# gRPC's event-engine pool (threads named "event_engine") grows by itself when its work backs
-# up and lets a grown thread go only after 20 s idle (kIdleThreadLimit in gRPC's
-# work_stealing_thread_pool.cc), longer than a settle's usual wait. When gRPC's pool is all that
-# is still over the baseline, the wait goes on until that limit has passed: a thread that
-# outlives it is held, not idle.
-GRPC_POOL_THREAD = "event_engine"
-GRPC_IDLE_THREAD_LIMIT_S = 20.0
-
-
 def settle(baseline: Held, spool: Path | None = None, timeout_s: float = 15.0,
            pid: int | str = "self") -> dict:
     """Waits (bounded) for the process to come back to ``baseline``; returns what is still
@@ -63,9 +58,9 @@ def settle(baseline: Held, spool: Path | None = None, timeout_s: float = 15.0,
 
 def _grpc_pool_wait_s(excess: dict) -> float:
     """How long to wait when ``excess`` is only gRPC's own grown pool (0 otherwise)."""
-    only_grpc_pool = set(excess) == {"threads", "new_threads"} and \
-        set(excess["new_threads"]) == {GRPC_POOL_THREAD}
-    return GRPC_IDLE_THREAD_LIMIT_S + 5.0 if only_grpc_pool else 0.0
+    anything_else_over = bool(set(excess) - {"threads", "new_threads"})
+    return _chaos.grpc_pool_wait_s(collections.Counter(excess.get("new_threads", {})),
+                                   anything_else_over)
 
 
 @contextlib.contextmanager
