@@ -112,7 +112,7 @@ class Pix2PixModel:
         with self.perf.autocast(self.device):
             pred_fake = self.D_net(torch.cat([real_a, fake_b], dim=1))
         g_loss = generator_loss(self.gan, pred_fake, fake_b, real_b, self.optim_config.lambda_l1)
-        terms = self.stability.losses(fake_b, fake_extra, extra) if extra is not None else {}
+        terms = self.stability.losses(fake_b, fake_extra, extra, real_b) if extra is not None else {}
         total = g_loss.total + sum(terms.values()) if terms else g_loss.total
         self.scaler.scale(total).backward()
         self.scaler.step(self.opt_G)

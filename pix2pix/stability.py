@@ -33,6 +33,9 @@ class StabilityConfig:
     max_shift: float = 4.0         # pixels, at the crop size
     max_zoom: float = 0.03         # relative
     noise: float = 0.02            # std of Gaussian noise on the moved input ([-1, 1] units)
+    # Measure the terms relative to the output's contrast (x target std / output std): a
+    # washed-out output then no longer scores as "stable" (see StabilityTerms.losses).
+    scale_invariant: bool = False
 
     def __post_init__(self):
         if min(self.weight, self.temporal_weight, self.max_shift, self.max_zoom, self.noise) < 0:
@@ -122,9 +125,24 @@ class StabilityTerms:
         out.inputs = torch.cat(parts).contiguous(memory_format=_format_of(real_a))
         return out
 
-    def losses(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch
-               ) -> dict[str, torch.Tensor]:
-        """Named weighted terms; ``extra`` is the generator's output for ``batch.inputs``."""
+    def losses(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch,
+               target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Named weighted terms; ``extra`` is the generator's output for ``batch.inputs``,
+        ``target`` the real frames (needed by ``scale_invariant``)."""
+        terms = self._weighted_terms(fake, extra, batch)
+        if self.config.scale_invariant:
+            # Both terms shrink with the output's contrast, so the cheapest way to lower them
+            # is to wash the colours out (what weights above ~100 do). Divided by the output's
+            # std (with its gradient) they no longer change when the output is scaled; times
+            # the target's std keeps their size where the output's contrast is right.
+            if target is None:
+                raise ValueError("scale-invariant stability terms need the target frames")
+            ratio = target.float().std().detach() / fake.float().std().clamp_min(1e-3)
+            terms = {name: value * ratio for name, value in terms.items()}
+        return terms
+
+    def _weighted_terms(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch
+                        ) -> dict[str, torch.Tensor]:
         cfg, n, terms = self.config, len(fake), {}
         offset = 0
         if batch.theta is not None:

@@ -9,6 +9,7 @@ latest.pt also holds the trained weights as "generator_trained".
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,17 @@ def resume_differences(state: dict[str, Any], config) -> list[str]:
     resumed run is then not the continuation of the first one (it still trains)."""
     stored, now = state.get("train_config") or {}, config.to_dict()
     return [f"{key}: {stored[key]} -> {now[key]}" for key in _RESULT_SETTINGS
-            if key in stored and stored[key] != now[key]]
+            if key in stored and _with_defaults(stored[key], getattr(config, key)) != now[key]]
+
+
+def _with_defaults(stored: Any, section: Any) -> Any:
+    """A stored settings section with the fields added since it was written at their
+    defaults: a checkpoint written before an option existed ran with the option's default."""
+    if not (isinstance(stored, dict) and dataclasses.is_dataclass(section)):
+        return stored
+    defaults = {f.name: f.default for f in dataclasses.fields(section)
+                if f.default is not dataclasses.MISSING}
+    return {**defaults, **stored}
 
 
 def restore(state: dict[str, Any], model, schedulers, config, rank: int) -> Progress:

@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="video only: the output for frame t must match the output for t-1 warped "
                         "by the flow between the target frames, where reliable; 0 = off "
                         f"(default: {STABILITY_DEFAULTS['video'][1]:g})")
+    m.add_argument("--stability-scale-invariant", action="store_true",
+                   help="measure both stability terms relative to the output's contrast, so "
+                        "that washing colours out does not lower them: stronger at the same "
+                        "weights, at less L1 cost than raising them (docs/temporal.md)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--epochs", type=int, default=100, help="epochs at the initial rate (default: 100)")
     o.add_argument("--epochs-decay", type=int, default=100,
@@ -174,7 +178,8 @@ def stability_from_args(args, mode: str):
     return StabilityConfig(
         weight=weight if args.stability is None else args.stability,
         temporal_weight=(temporal if args.temporal_weight is None else args.temporal_weight)
-        if mode == "video" else 0.0)
+        if mode == "video" else 0.0,
+        scale_invariant=args.stability_scale_invariant)
 
 
 def config_from_args(args, argv: list[str]):

@@ -258,6 +258,21 @@ def test_preset_sets_the_generator_and_explicit_flags_override_it(tmp_path):
     assert (mixed.netG, mixed.ngf, mixed.norm, mixed.dropout) == ("unet_128", 16, "instance", False)
 
 
+def test_stability_flags_reach_the_config(tmp_path):
+    from pix2pix_stream.pix2pix.cli.train import build_parser, stability_from_args
+
+    def stability(mode, *flags):
+        return stability_from_args(build_parser().parse_args(["--data", str(tmp_path), *flags]),
+                                   mode)
+
+    assert (stability("video").weight, stability("video").temporal_weight) == (100.0, 100.0)
+    assert not stability("video").scale_invariant
+    chosen = stability("video", "--stability", "50", "--temporal-weight", "40",
+                       "--stability-scale-invariant")
+    assert (chosen.weight, chosen.temporal_weight, chosen.scale_invariant) == (50.0, 40.0, True)
+    assert stability("images").weight == 0.0
+
+
 def test_resume_with_other_settings_warns_that_it_is_no_continuation(tmp_path, caplog):
     data = make_aligned_folder(tmp_path / "data", count=3)
     argv = ["--data", str(data), "--out", str(tmp_path / "r"), *TINY, "--epochs", "1",

@@ -167,3 +167,36 @@ def test_cuda_step_with_both_terms_has_finite_losses():
     losses = model.train_step(a, b, step=0, temporal=temporal).as_floats()
     assert {"G_stab", "G_temp"} <= set(losses)
     assert all(np.isfinite(v) for v in losses.values())
+
+
+def test_scale_invariant_terms_do_not_fall_when_the_output_is_washed_out():
+    # The plain terms shrink with the output's contrast: a washed-out generator scores as
+    # stable. Relative to the output's contrast they stay put, down to where it is flat.
+    a = nchw(smooth_image()) / 127.5 - 1
+    target = nchw(smooth_image(seed=1)) / 127.5 - 1
+    plain = StabilityTerms(StabilityConfig(weight=1.0, noise=0.0))
+    relative = StabilityTerms(StabilityConfig(weight=1.0, noise=0.0, scale_invariant=True))
+    batch = plain.batch(a, step=3)
+    fake, extra = torch.tanh(2 * a), torch.tanh(2 * a.flip(3))   # does not obey the terms
+
+    def term(terms, contrast):
+        return float(terms.losses(contrast * fake, contrast * extra, batch, target)["G_stab"])
+
+    assert term(plain, 0.2) == pytest.approx(0.2 * term(plain, 1.0), rel=1e-4)
+    assert term(relative, 0.2) == pytest.approx(term(relative, 1.0), rel=1e-4)
+    ratio = float(target.std() / fake.std())
+    assert term(relative, 1.0) == pytest.approx(ratio * term(plain, 1.0), rel=1e-4)
+    with pytest.raises(ValueError, match="target"):
+        relative.losses(fake, extra, batch)
+
+
+def test_a_checkpoint_from_before_an_option_resumes_without_a_settings_warning(tmp_path):
+    from pix2pix_stream.pix2pix.train_state import resume_differences
+    config = tiny_config(tmp_path, tmp_path / "r", stability=StabilityConfig(weight=1.0))
+    stored = config.to_dict()
+    del stored["stability"]["scale_invariant"]      # written before the option existed
+    assert resume_differences({"train_config": stored}, config) == []
+    on = tiny_config(tmp_path, tmp_path / "r",
+                     stability=StabilityConfig(weight=1.0, scale_invariant=True))
+    assert [d.split(":")[0] for d in resume_differences({"train_config": stored}, on)] == \
+        ["stability"]
