@@ -181,19 +181,19 @@ def grpc_pool_wait_s(new_threads: collections.Counter, anything_else_over: bool)
 def settle(measure, baseline, timeout_s: float = 15.0) -> str:
     """What is still above ``baseline`` (thread names, fds, temp entries) after a bounded wait,
     as text ("0" when nothing)."""
+    base_names, *base_counts = baseline
+    before = (sum(base_names.values()), *base_counts)
     started = time.monotonic()
     while True:
         names, *counts = measure()
-        base_names, *base_counts = baseline
         now = (sum(names.values()), *counts)
-        before = (sum(base_names.values()), *base_counts)
-        excess = [f"{label} +{n - b}" for label, n, b in zip(("threads", "fds", "temp"), now, before)
-                  if n > b]
-        new_threads = names - base_names if now[0] > before[0] else collections.Counter()
-        anything_else_over = any(n > b for n, b in zip(now[1:], before[1:]))
-        waited_s = time.monotonic() - started
-        if not excess or waited_s > max(timeout_s, grpc_pool_wait_s(new_threads, anything_else_over)):
-            return ", ".join(excess) or "0"
+        over = {label: n - b for label, n, b in zip(("threads", "fds", "temp"), now, before)
+                if n > b}
+        new_threads = names - base_names if "threads" in over else collections.Counter()
+        pool_wait_s = grpc_pool_wait_s(new_threads,
+                                       anything_else_over=bool(set(over) - {"threads"}))
+        if not over or time.monotonic() - started > max(timeout_s, pool_wait_s):
+            return ", ".join(f"{label} +{n}" for label, n in over.items()) or "0"
         time.sleep(0.2)
 
 
@@ -500,7 +500,7 @@ def run(replicas: list[Replica], work: Path, count, rng: random.Random) -> int:
     rows = abuse(count)
     channel.close()
     leaked = settle(a.held, baseline)
-    extra = a.held()[0] - baseline[0]
+    extra = thread_names(a.process.pid) - baseline[0]
     rows.append(Row(f"replica A after the above (baseline {sum(baseline[0].values())} threads, "
                     f"{baseline[1]} fds, {baseline[2]} temp)", leaked=leaked,
                     note=", ".join(f"{n}x {name}" for name, n in extra.items())))
