@@ -24,35 +24,26 @@ was lost.
 from __future__ import annotations
 
 import argparse
-import collections
 import os
 import random
-import re
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import grpc
+import numpy as np
 
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
+from chaos_replica import IDLE_TIMEOUT_S, MAX_STREAMS, MODEL, SIZE, Replica, export_engine  # bench/
+from held_resources import own_held, settle, thread_names  # bench/, this script's folder
+from pix2pix_stream.client.sync_client import TranslatorClient
+from pix2pix_stream.media.synthetic import drawn_frame, make_clip, probe
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
 
-from pix2pix_stream.client.sync_client import TranslatorClient  # noqa: E402
-from pix2pix_stream.media.synthetic import drawn_frame, make_clip, probe  # noqa: E402
-from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
-from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
-
-MODEL = "chaos"
-SIZE = 128
-IDLE_TIMEOUT_S = 1.0
-MAX_STREAMS = 6
 CALL_TIMEOUT_S = 30.0
 
 
@@ -65,83 +56,6 @@ class Row:
     clobbered: int = 0
     leaked: str = "-"
     note: str = ""
-
-
-def export_engine(folder: Path) -> Path:
-    code = ("import sys; from pathlib import Path; "
-            "from pix2pix_stream.engines.build.export import export_generator; "
-            "from pix2pix_stream.engines.build.synthetic import synthetic_generator; "
-            "export_generator(synthetic_generator('unet_128', ngf=8, seed=1), Path(sys.argv[1]), "
-            f"name={MODEL!r}, input_size={SIZE}, description='chaos engine')")
-    subprocess.run([sys.executable, "-c", code, str(folder / MODEL)], cwd=ROOT, check=True)
-    return folder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Replica:
-    """pix2pix-serve in a subprocess on a fixed loopback port, restartable on the same port."""
-
-    def __init__(self, engines: Path, spool: Path):
-        self.engines, self.spool, self.port = engines, spool, free_port()
-        self.process: subprocess.Popen | None = None
-        self.metrics_port = 0
-
-    def start(self) -> "Replica":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "pix2pix_stream.server.cli", "--engines", str(self.engines),
-             "--host", "127.0.0.1", "--port", str(self.port), "--metrics-port", "0",
-             "--backend", "onnxruntime", "--inference-threads", "1", "--max-batch", "2",
-             "--max-streams", str(MAX_STREAMS), "--idle-timeout-s", str(IDLE_TIMEOUT_S),
-             "--tmp-dir", str(self.spool), "--grace-s", "2", "--max-output-bytes",
-             str(64 * 1024 ** 2), "--log-level", "WARNING"],
-            cwd=ROOT, stderr=subprocess.PIPE, text=True)
-        for line in self.process.stderr:
-            match = re.search(r"listening on port (\d+), metrics on port (\d+)", line)
-            if match:
-                self.metrics_port = int(match.group(2))
-                # Keep reading, or a chatty server would block on a full pipe.
-                threading.Thread(target=lambda: [None for _ in self.process.stderr],
-                                 daemon=True).start()
-                return self
-        raise RuntimeError(f"pix2pix-serve exited with {self.process.wait()}")
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def open_calls(self, method: str) -> float:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics",
-                                        timeout=2) as reply:
-                text = reply.read().decode()
-        except OSError:
-            return 0.0
-        match = re.search(rf'pix2pix_active_streams{{method="{method}"}} ([0-9.]+)', text)
-        return float(match.group(1)) if match else 0.0
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-        self.process.wait(30)
-
-    def held(self) -> tuple[collections.Counter, int, int]:
-        pid = self.process.pid
-        return thread_names(pid), len(os.listdir(f"/proc/{pid}/fd")), len(os.listdir(self.spool))
-
-
-def thread_names(pid: int | str) -> collections.Counter:
-    """Native thread names of a process ("self" for this one), from /proc/PID/task/*/comm."""
-    names = collections.Counter()
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            names[Path(f"/proc/{pid}/task/{task}/comm").read_text().strip()] += 1
-        except OSError:
-            pass  # ended meanwhile
-    return names
 
 
 def warm_up(stub, clip: bytes) -> None:
@@ -157,44 +71,6 @@ def warm_up(stub, clip: bytes) -> None:
         thread.start()
     for thread in threads:
         thread.join(CALL_TIMEOUT_S)
-
-
-def own_held() -> tuple[collections.Counter, int, int]:
-    return thread_names("self"), len(os.listdir("/proc/self/fd")), 0
-
-
-# gRPC's event-engine pool (threads named "event_engine") grows by itself when its work backs
-# up and lets a grown thread go only after 20 s idle (kIdleThreadLimit in gRPC's
-# work_stealing_thread_pool.cc), longer than a settle's usual wait. When gRPC's pool is all that
-# is still over the baseline, the wait goes on until that limit has passed: a thread that
-# outlives it is held, not idle. tests/reliability/resources.py applies the same rule.
-GRPC_POOL_THREAD = "event_engine"
-GRPC_IDLE_THREAD_LIMIT_S = 20.0
-
-
-def grpc_pool_wait_s(new_threads: collections.Counter, anything_else_over: bool) -> float:
-    """How long a settle waits when gRPC's own grown pool is all that is over (0 otherwise)."""
-    only_grpc_pool = not anything_else_over and set(new_threads) == {GRPC_POOL_THREAD}
-    return GRPC_IDLE_THREAD_LIMIT_S + 5.0 if only_grpc_pool else 0.0
-
-
-def settle(measure, baseline, timeout_s: float = 15.0) -> str:
-    """What is still above ``baseline`` (thread names, fds, temp entries) after a bounded wait,
-    as text ("0" when nothing)."""
-    base_names, *base_counts = baseline
-    before = (sum(base_names.values()), *base_counts)
-    started = time.monotonic()
-    while True:
-        names, *counts = measure()
-        now = (sum(names.values()), *counts)
-        over = {label: n - b for label, n, b in zip(("threads", "fds", "temp"), now, before)
-                if n > b}
-        new_threads = names - base_names if "threads" in over else collections.Counter()
-        pool_wait_s = grpc_pool_wait_s(new_threads,
-                                       anything_else_over=bool(set(over) - {"threads"}))
-        if not over or time.monotonic() - started > max(timeout_s, pool_wait_s):
-            return ", ".join(f"{label} +{n}" for label, n in over.items()) or "0"
-        time.sleep(0.2)
 
 
 def frames(n: int, offset: int = 0) -> list[np.ndarray]:

@@ -13,11 +13,11 @@ from pathlib import Path
 from tests.bench_scripts import load_bench_script
 
 # Native thread names (/proc/PID/task/*/comm) and the rule for gRPC's grown event-engine pool,
-# as bench/chaos.py reads and judges a replica's.
-_chaos = load_bench_script("chaos.py")
-thread_names = _chaos.thread_names
-GRPC_POOL_THREAD = _chaos.GRPC_POOL_THREAD
-GRPC_IDLE_THREAD_LIMIT_S = _chaos.GRPC_IDLE_THREAD_LIMIT_S
+# as bench/chaos.py reads and judges a replica's (bench/held_resources.py).
+_held = load_bench_script("held_resources.py")
+thread_names = _held.thread_names
+GRPC_POOL_THREAD = _held.GRPC_POOL_THREAD
+GRPC_IDLE_THREAD_LIMIT_S = _held.GRPC_IDLE_THREAD_LIMIT_S
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def settle(baseline: Held, spool: Path | None = None, timeout_s: float = 15.0,
 def _grpc_pool_wait_s(excess: dict) -> float:
     """How long to wait when ``excess`` is only gRPC's own grown pool (0 otherwise)."""
     anything_else_over = bool(set(excess) - {"threads", "new_threads"})
-    return _chaos.grpc_pool_wait_s(collections.Counter(excess.get("new_threads", {})),
+    return _held.grpc_pool_wait_s(collections.Counter(excess.get("new_threads", {})),
                                    anything_else_over)
 
 

@@ -8,7 +8,7 @@ import time
 from tests.reliability import resources
 from tests.reliability.resources import Held, settle
 
-chaos = resources._chaos
+held = resources._held   # bench/held_resources.py, as bench/chaos.py uses it
 
 
 def test_a_grown_grpc_pool_alone_is_waited_out_past_grpcs_idle_limit():
@@ -38,8 +38,8 @@ def test_settle_reports_what_is_still_held_after_its_timeout(tmp_path):
 
 
 def _pool_grown_until(seconds: float, fds_over: int = 0):
-    """A measure for bench/chaos.py's settle: one event_engine thread over the baseline until
-    ``seconds`` have passed, and ``fds_over`` extra fds throughout."""
+    """A measure for bench/chaos.py's settle (bench/held_resources.py): one event_engine thread
+    over the baseline until ``seconds`` have passed, and ``fds_over`` extra fds throughout."""
     started = time.monotonic()
     base = collections.Counter(event_engine=2, MainThread=1)
 
@@ -50,14 +50,14 @@ def _pool_grown_until(seconds: float, fds_over: int = 0):
 
 
 def test_chaos_settle_waits_out_grpcs_pool_alone(monkeypatch):
-    monkeypatch.setattr(chaos, "GRPC_IDLE_THREAD_LIMIT_S", 0.6)  # gRPC's 20 s, scaled down
+    monkeypatch.setattr(held, "GRPC_IDLE_THREAD_LIMIT_S", 0.6)  # gRPC's 20 s, scaled down
     measure, baseline = _pool_grown_until(0.5)
-    assert chaos.settle(measure, baseline, timeout_s=0.1) == "0"
+    assert held.settle(measure, baseline, timeout_s=0.1) == "0"
 
 
 def test_chaos_settle_reports_a_pool_thread_beside_another_leak_after_its_usual_wait(monkeypatch):
-    monkeypatch.setattr(chaos, "GRPC_IDLE_THREAD_LIMIT_S", 30.0)
+    monkeypatch.setattr(held, "GRPC_IDLE_THREAD_LIMIT_S", 30.0)
     measure, baseline = _pool_grown_until(60, fds_over=1)
     started = time.monotonic()
-    assert chaos.settle(measure, baseline, timeout_s=0.3) == "threads +1, fds +1"
+    assert held.settle(measure, baseline, timeout_s=0.3) == "threads +1, fds +1"
     assert time.monotonic() - started < 5
