@@ -97,7 +97,7 @@ def filter_rows(args, frames) -> tuple[list[dict], dict]:
 def row(name: str, scores) -> dict:
     t = scores.temporal
     data = {"what": name, "flicker": t.flicker, "warp_error": t.warp_error,
-            "warp_floor": t.warp_floor}
+            "warp_floor": t.warp_floor, "detail": t.detail}
     for key in ("l1", "psnr", "ssim"):
         if key in scores.per_frame:
             data[key] = float(np.mean(scores.per_frame[key]))
@@ -301,8 +301,8 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
 
 def print_table(rows: list[dict]) -> None:
     base = {}
-    print(f"| {'what':<62} | flicker | warping error (input floor) | L1 | PSNR | SSIM |")
-    print(f"|{'-' * 64}|---------|-----------------------------|----|------|------|")
+    print(f"| {'what':<62} | flicker | warping error (input floor) | detail | L1 | PSNR | SSIM |")
+    print(f"|{'-' * 64}|---------|-----------------------------|--------|----|------|------|")
     for r in rows:
         group = "engine" if "engine" in r["what"] else "trained"
         first = base.setdefault(group, r)
@@ -310,7 +310,8 @@ def print_table(rows: list[dict]) -> None:
         quality = " | ".join(f"{r[k]:.4f}" if k != "psnr" else f"{r[k]:.2f}"
                              for k in ("l1", "psnr", "ssim")) if "l1" in r else "- | - | -"
         print(f"| {r['what']:<62} | {r['flicker']:.3f}{change('flicker')} | "
-              f"{r['warp_error']:.4f}{change('warp_error')} ({r['warp_floor']:.4f}) | {quality} |")
+              f"{r['warp_error']:.4f}{change('warp_error')} ({r['warp_floor']:.4f}) | "
+              f"{r['detail']:.2f} | {quality} |")
 
 
 def plot(series: dict, path: Path, title: str) -> None:

@@ -19,7 +19,11 @@ Scores, measured on frames in [0, 1] (uint8 / 255):
   changes per unit of change of the input (1 = as much as the input; a still scene gives 0/0);
 * warping error = mean over t of the mean |out[t] - warp(out[t-1])| over reliable pixels, with
   the flow of the INPUT clip; the same measure on the input itself is the floor (what real motion,
-  lighting and flow errors leave), so ``warp_error / warp_floor`` near 1 is as stable as the input.
+  lighting and flow errors leave), so ``warp_error / warp_floor`` near 1 is as stable as the input;
+* detail = mean |gray-level gradient| of the output / the same of the input: how much fine
+  structure (edges, texture) the output keeps (1 = as much as the input). Read the two scores
+  above beside it: a blurred or washed-out output changes less between frames, so it scores as
+  more stable without being so, and a flat one scores 0; detail shows that happening.
 """
 from __future__ import annotations
 
@@ -120,6 +124,17 @@ def frame_changes(frames: Sequence[np.ndarray]) -> np.ndarray:
                      for a, b in zip(frames[:-1], frames[1:])])
 
 
+def mean_gradient(frames: Sequence[np.ndarray]) -> float:
+    """mean |horizontal| + mean |vertical| gray-level difference of neighbouring pixels over the
+    clip, frames in [0, 1]: how much fine structure (edges, texture) the frames hold."""
+    values = []
+    for frame in frames:
+        g = _unit(gray(frame) if frame.dtype == np.uint8 else frame)
+        g = g.mean(axis=2) if g.ndim == 3 else g
+        values.append(float(np.abs(np.diff(g, axis=1)).mean() + np.abs(np.diff(g, axis=0)).mean()))
+    return float(np.mean(values))
+
+
 def warp_errors(frames: Sequence[np.ndarray], pairs: Sequence[FramePair]) -> np.ndarray:
     """mean |f[t] - warp(f[t-1])| over the reliable pixels of each t >= 1 (NaN where none is)."""
     errors = []
@@ -137,13 +152,15 @@ class TemporalScores:
     flicker: float
     warp_error: float
     warp_floor: float                       # the input clip's own warping error
+    detail: float = float("nan")            # output's mean gradient / the input's
     per_frame_flicker: list[float] = field(default_factory=list)   # per t >= 1
     per_frame_warp_error: list[float] = field(default_factory=list)
     reliable_fraction: float = 0.0
 
     def as_dict(self, per_frame: bool = False) -> dict:
         data = {"flicker": self.flicker, "warp_error": self.warp_error,
-                "warp_floor": self.warp_floor, "reliable_fraction": self.reliable_fraction}
+                "warp_floor": self.warp_floor, "reliable_fraction": self.reliable_fraction,
+                "detail": self.detail}
         if per_frame:
             data.update(per_frame_flicker=self.per_frame_flicker,
                         per_frame_warp_error=self.per_frame_warp_error)
@@ -169,6 +186,7 @@ def temporal_scores(inputs: Sequence[np.ndarray], outputs: Sequence[np.ndarray],
     return TemporalScores(
         flicker=float(out_change.mean() / max(in_change.mean(), 1e-12)),
         warp_error=float(np.nanmean(out_warp)), warp_floor=float(np.nanmean(in_warp)),
+        detail=mean_gradient(outputs) / max(mean_gradient(inputs), 1e-12),
         per_frame_flicker=[float(v) for v in per_frame],
         per_frame_warp_error=[float(v) for v in out_warp],
         reliable_fraction=float(np.mean([p.mask.mean() for p in pairs])))

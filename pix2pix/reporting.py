@@ -84,7 +84,8 @@ class Reporter:
         if self.writer is None:
             return
         for key, tag in (("flicker", "video/flicker"), ("warp_error", "video/warp_error"),
-                         ("warp_floor", "video/warp_error_input_floor")):
+                         ("warp_floor", "video/warp_error_input_floor"),
+                         ("detail", "video/detail")):
             self.writer.add_scalar(tag, scores[key], epoch)
         self.writer.flush()
 

@@ -176,7 +176,8 @@ class Trainer:
             self.reporter.video(self.progress.epoch, video)
             self.val_metrics.update({"flicker": video["flicker"],
                                      "warp_error": video["warp_error"],
-                                     "warp_floor": video["warp_floor"]})
+                                     "warp_floor": video["warp_floor"],
+                                     "detail": video["detail"]})
         if values["l1"] < self.progress.best_val_l1:
             self.progress.best_val_l1 = values["l1"]
             save_checkpoint(inference_state(self.model, self.config, epoch=self.progress.epoch,

@@ -70,6 +70,8 @@ def run_video(args) -> int:
     print(f"warping error {t.warp_error:.4f} (input's own: {t.warp_floor:.4f}, "
           f"{t.warp_error / max(t.warp_floor, 1e-12):.2f}x; {t.reliable_fraction:.0%} of pixels "
           "with reliable flow)")
+    print(f"detail {t.detail:.3f} (output's mean gradient / the input's: blur and washed-out "
+          "colours lower flicker and warping error too, and show here)")
     if scores.per_frame:
         print(f"L1 {summary['l1']:.4f}  PSNR {summary['psnr']:.2f} dB  SSIM {summary['ssim']:.4f}")
     return EXIT_OK

@@ -63,6 +63,22 @@ def test_scores_an_identical_output_at_the_floor_and_a_flickering_one_above_it()
     assert len(worse.per_frame_flicker) == len(clip) - 1
 
 
+def test_detail_shows_the_blur_that_flicker_rewards():
+    import cv2
+
+    clip = panning_clip(8, step=2)
+    pairs = input_flows(clip)
+    same = temporal_scores(clip, clip, pairs=pairs)
+    assert same.detail == pytest.approx(1.0)
+    # The same picture, blurred: it moves with the input and is no more stable than it, yet its
+    # flicker falls with its detail.
+    soft = temporal_scores(clip, [cv2.GaussianBlur(f, (0, 0), 2.5) for f in clip], pairs=pairs)
+    assert soft.flicker < 0.7 and soft.detail < 0.6
+    flat = temporal_scores(clip, [np.full_like(f, 128) for f in clip], pairs=pairs)
+    assert flat.flicker == 0.0 and flat.detail == 0.0
+    assert same.as_dict()["detail"] == same.detail
+
+
 def test_scores_refuse_mismatched_clips():
     clip = panning_clip(3)
     with pytest.raises(TransformError):

@@ -26,6 +26,7 @@ def test_engine_scores_with_and_without_the_filter(tiny_engines_root, clip, caps
     engine = str(tiny_engines_root / "tiny-canny")
     plain = scores(capsys, [engine, "--video", str(clip), "--backend", "onnxruntime"])
     assert plain["frames"] == 8 and plain["flicker"] > 0 and plain["warp_floor"] >= 0
+    assert plain["detail"] > 0
     assert "l1" not in plain                       # an engine not trained on video: no targets
     smooth = scores(capsys, [engine, "--video", str(clip), "--backend", "onnxruntime",
                              "--temporal", "strong", "--targets"])
@@ -46,7 +47,9 @@ def test_a_video_checkpoint_is_scored_against_its_frames(clip, tmp_path, capsys)
     capsys.readouterr()
     result = scores(capsys, [str(out / "latest.pt"), "--video", str(clip),
                              "--per-frame", str(tmp_path / "f.json")])
-    assert {"flicker", "warp_error", "l1", "psnr", "ssim"} <= set(result)
+    assert {"flicker", "warp_error", "detail", "l1", "psnr", "ssim"} <= set(result)
+    assert eval_cli.main([str(out / "latest.pt"), "--video", str(clip)]) == 0
+    assert "detail " in capsys.readouterr().out
     per_frame = json.loads((tmp_path / "f.json").read_text())
     assert len(per_frame["per_frame_flicker"]) == 7 and len(per_frame["l1"]) == 8
 
