@@ -58,6 +58,8 @@ def parse_args(argv):
     p.add_argument("--temporal-weight", type=float, default=100.0)
     p.add_argument("--scale-invariant", action="store_true",
                    help="the terms relative to the output's contrast (--stability-scale-invariant)")
+    p.add_argument("--detail-invariant", action="store_true",
+                   help="the terms relative to the output's detail (--stability-detail-invariant)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads for training")
     p.add_argument("--repeats", type=int, default=3, help="filter-cost passes over the tail")
@@ -271,9 +273,11 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     torch.set_num_threads(args.threads)
     runs = {"trained, no stability terms": StabilityConfig(),
             f"trained, --stability {args.stability:g} --temporal-weight {args.temporal_weight:g}"
-            + (" --stability-scale-invariant" if args.scale_invariant else ""):
+            + (" --stability-scale-invariant" if args.scale_invariant else "")
+            + (" --stability-detail-invariant" if args.detail_invariant else ""):
                 StabilityConfig(weight=args.stability, temporal_weight=args.temporal_weight,
-                                scale_invariant=args.scale_invariant)}
+                                scale_invariant=args.scale_invariant,
+                                detail_invariant=args.detail_invariant)}
     frames = load_clip(ClipSpec(str(args.clip), start=round(args.train_seconds * args.fps)),
                        args.crop_size)
     pairs = input_flows(list(frames))

@@ -36,10 +36,16 @@ class StabilityConfig:
     # Measure the terms relative to the output's contrast (x target std / output std): a
     # washed-out output then no longer scores as "stable" (see StabilityTerms.losses).
     scale_invariant: bool = False
+    # Relative to the output's detail instead (x target's / output's mean gradient): blurring
+    # the output then raises the terms instead of lowering them.
+    detail_invariant: bool = False
 
     def __post_init__(self):
         if min(self.weight, self.temporal_weight, self.max_shift, self.max_zoom, self.noise) < 0:
             raise ConfigError("stability weights and transform sizes must be >= 0")
+        if self.scale_invariant and self.detail_invariant:
+            raise ConfigError("the stability terms are measured relative to the output's contrast "
+                              "or to its detail, not both")
 
     @property
     def enabled(self) -> bool:
@@ -128,18 +134,28 @@ class StabilityTerms:
     def losses(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch,
                target: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Named weighted terms; ``extra`` is the generator's output for ``batch.inputs``,
-        ``target`` the real frames (needed by ``scale_invariant``)."""
+        ``target`` the real frames (needed by ``scale_invariant`` and ``detail_invariant``)."""
         terms = self._weighted_terms(fake, extra, batch)
-        if self.config.scale_invariant:
-            # Both terms shrink with the output's contrast, so the cheapest way to lower them
-            # is to wash the colours out (what weights above ~100 do). Divided by the output's
-            # std (with its gradient) they no longer change when the output is scaled; times
-            # the target's std keeps their size where the output's contrast is right.
-            if target is None:
-                raise ValueError("scale-invariant stability terms need the target frames")
-            ratio = target.float().std().detach() / fake.float().std().clamp_min(1e-3)
+        ratio = self._relative_to_output(fake, target)
+        if ratio is not None:
             terms = {name: value * ratio for name, value in terms.items()}
         return terms
+
+    def _relative_to_output(self, fake: torch.Tensor, target: torch.Tensor | None
+                            ) -> torch.Tensor | None:
+        """The factor that makes the terms independent of the output's contrast or detail, or
+        None. Both terms shrink with the output's contrast and with its fine structure, so the
+        cheapest way to lower them is to wash the colours out or blur (what weights above ~100
+        do). Divided by the output's std or mean gradient (with its gradient), scaling or
+        blurring the output no longer lowers them; times the target's, they keep their size
+        where the output's contrast or detail is right."""
+        cfg = self.config
+        if not (cfg.scale_invariant or cfg.detail_invariant):
+            return None
+        if target is None:
+            raise ValueError("stability terms relative to the output need the target frames")
+        measure = _std if cfg.scale_invariant else mean_gradient
+        return measure(target.float()).detach() / measure(fake.float()).clamp_min(1e-3)
 
     def _weighted_terms(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch
                         ) -> dict[str, torch.Tensor]:
@@ -153,6 +169,17 @@ class StabilityTerms:
             previous = warp(extra[offset:offset + n], batch.flow)
             terms["G_temp"] = cfg.temporal_weight * masked_l1(fake, previous, batch.flow_mask)
         return terms
+
+
+def _std(images: torch.Tensor) -> torch.Tensor:
+    return images.std()
+
+
+def mean_gradient(images: torch.Tensor) -> torch.Tensor:
+    """mean |horizontal| + mean |vertical| difference of neighbouring pixels (all channels): how
+    much fine structure a batch holds (media.temporal.mean_gradient, on tensors)."""
+    return ((images[..., :, 1:] - images[..., :, :-1]).abs().mean()
+            + (images[..., 1:, :] - images[..., :-1, :]).abs().mean())
 
 
 def _format_of(x: torch.Tensor) -> torch.memory_format:

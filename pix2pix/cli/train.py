@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure both stability terms relative to the output's contrast, so "
                         "that washing colours out does not lower them: stronger at the same "
                         "weights, at less L1 cost than raising them (docs/temporal.md)")
+    m.add_argument("--stability-detail-invariant", action="store_true",
+                   help="measure both stability terms relative to the output's detail (mean "
+                        "gradient), so that blurring does not lower them (docs/temporal.md)")
     o = p.add_argument_group("optimisation")
     o.add_argument("--epochs", type=int, default=100, help="epochs at the initial rate (default: 100)")
     o.add_argument("--epochs-decay", type=int, default=100,
@@ -179,7 +182,8 @@ def stability_from_args(args, mode: str):
         weight=weight if args.stability is None else args.stability,
         temporal_weight=(temporal if args.temporal_weight is None else args.temporal_weight)
         if mode == "video" else 0.0,
-        scale_invariant=args.stability_scale_invariant)
+        scale_invariant=args.stability_scale_invariant,
+        detail_invariant=args.stability_detail_invariant)
 
 
 def config_from_args(args, argv: list[str]):

@@ -13,6 +13,7 @@ from pix2pix_stream.engines.runtime.metadata import read_metadata
 from pix2pix_stream.pix2pix.checkpoint import load_generator
 from pix2pix_stream.pix2pix.cli import evaluate as eval_cli
 from pix2pix_stream.pix2pix.cli import train as train_cli
+from pix2pix_stream.pix2pix.errors import ConfigError
 from pix2pix_stream.media.synthetic import make_clip
 from tests.training.helpers import make_aligned_folder
 
@@ -270,6 +271,10 @@ def test_stability_flags_reach_the_config(tmp_path):
     chosen = stability("video", "--stability", "50", "--temporal-weight", "40",
                        "--stability-scale-invariant")
     assert (chosen.weight, chosen.temporal_weight, chosen.scale_invariant) == (50.0, 40.0, True)
+    assert not chosen.detail_invariant and stability("video", "--stability-detail-invariant"
+                                                     ).detail_invariant
+    with pytest.raises(ConfigError, match="not both"):
+        stability("video", "--stability-scale-invariant", "--stability-detail-invariant")
     assert stability("images").weight == 0.0
 
 

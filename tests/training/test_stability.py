@@ -16,9 +16,10 @@ from pix2pix_stream.media.temporal import warp as cv_warp
 from pix2pix_stream.networks.models import PatchDiscriminator, UnetGenerator
 from pix2pix_stream.pix2pix.data.jitter import JitterParams
 from pix2pix_stream.pix2pix.data.temporal import jitter_flow
+from pix2pix_stream.pix2pix.errors import ConfigError
 from pix2pix_stream.pix2pix.gan import Pix2PixModel
 from pix2pix_stream.pix2pix.stability import (StabilityConfig, StabilityTerms, affine,
-                                              random_affine, warp)
+                                              mean_gradient, random_affine, warp)
 from pix2pix_stream.pix2pix.train import train
 from tests.training.helpers import tiny_config
 
@@ -134,7 +135,8 @@ def test_a_video_run_trains_with_both_terms_and_scores_its_validation_clip(clip,
     assert result.steps == 7 and {"flicker", "warp_error"} <= set(result.val_metrics)
     events = EventAccumulator(str(tmp_path / "run" / "tensorboard")).Reload()
     tags = set(events.Tags()["scalars"])
-    assert {"loss/G_stab", "loss/G_temp", "video/flicker", "video/warp_error"} <= tags
+    assert {"loss/G_stab", "loss/G_temp", "video/flicker", "video/warp_error",
+            "video/detail"} <= tags
 
 
 @pytest.mark.slow
@@ -169,15 +171,21 @@ def test_cuda_step_with_both_terms_has_finite_losses():
     assert all(np.isfinite(v) for v in losses.values())
 
 
-def test_scale_invariant_terms_do_not_fall_when_the_output_is_washed_out():
-    # The plain terms shrink with the output's contrast: a washed-out generator scores as
-    # stable. Relative to the output's contrast they stay put, down to where it is flat.
+def plain_and_relative_terms(**relative_to):
+    """(plain terms, terms relative to the output, a batch, an output and the moved input's
+    output that do not obey the terms, the target)."""
     a = nchw(smooth_image()) / 127.5 - 1
     target = nchw(smooth_image(seed=1)) / 127.5 - 1
     plain = StabilityTerms(StabilityConfig(weight=1.0, noise=0.0))
-    relative = StabilityTerms(StabilityConfig(weight=1.0, noise=0.0, scale_invariant=True))
-    batch = plain.batch(a, step=3)
-    fake, extra = torch.tanh(2 * a), torch.tanh(2 * a.flip(3))   # does not obey the terms
+    relative = StabilityTerms(StabilityConfig(weight=1.0, noise=0.0, **relative_to))
+    fake, extra = torch.tanh(2 * a), torch.tanh(2 * a.flip(3))
+    return plain, relative, plain.batch(a, step=3), fake, extra, target
+
+
+def test_scale_invariant_terms_do_not_fall_when_the_output_is_washed_out():
+    # The plain terms shrink with the output's contrast: a washed-out generator scores as
+    # stable. Relative to the output's contrast they stay put, down to where it is flat.
+    plain, relative, batch, fake, extra, target = plain_and_relative_terms(scale_invariant=True)
 
     def term(terms, contrast):
         return float(terms.losses(contrast * fake, contrast * extra, batch, target)["G_stab"])
@@ -188,6 +196,26 @@ def test_scale_invariant_terms_do_not_fall_when_the_output_is_washed_out():
     assert term(relative, 1.0) == pytest.approx(ratio * term(plain, 1.0), rel=1e-4)
     with pytest.raises(ValueError, match="target"):
         relative.losses(fake, extra, batch)
+
+
+def test_detail_invariant_terms_do_not_fall_when_the_output_is_blurred():
+    # The plain terms shrink with the output's fine structure: a blurred generator scores as
+    # stable. Relative to the output's mean gradient they do not fall.
+    plain, relative, batch, fake, extra, target = plain_and_relative_terms(detail_invariant=True)
+    blur = torch.nn.AvgPool2d(9, stride=1, padding=4, count_include_pad=False)
+
+    def term(terms, soften):
+        f, e = (blur(fake), blur(extra)) if soften else (fake, extra)
+        return float(terms.losses(f, e, batch, target)["G_stab"])
+
+    assert term(plain, True) < 0.8 * term(plain, False)
+    assert term(relative, True) >= 0.95 * term(relative, False)
+    ratio = float(mean_gradient(target) / mean_gradient(fake))
+    assert term(relative, False) == pytest.approx(ratio * term(plain, False), rel=1e-4)
+    with pytest.raises(ValueError, match="target"):
+        relative.losses(fake, extra, batch)
+    with pytest.raises(ConfigError, match="not both"):
+        StabilityConfig(scale_invariant=True, detail_invariant=True)
 
 
 def test_a_checkpoint_from_before_an_option_resumes_without_a_settings_warning(tmp_path):
