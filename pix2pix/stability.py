@@ -36,8 +36,8 @@ class StabilityConfig:
     # Measure the terms relative to the output's contrast (x target std / output std): a
     # washed-out output then no longer scores as "stable" (see StabilityTerms.losses).
     scale_invariant: bool = False
-    # Relative to the output's detail instead (x target's / output's mean gradient): blurring
-    # the output then raises the terms instead of lowering them.
+    # Relative to the output's detail instead (x target's / output's mean gradient, at least 1):
+    # blurring the output then raises the terms instead of lowering them.
     detail_invariant: bool = False
 
     def __post_init__(self):
@@ -154,8 +154,12 @@ class StabilityTerms:
             return None
         if target is None:
             raise ValueError("stability terms relative to the output need the target frames")
-        measure = _std if cfg.scale_invariant else mean_gradient
-        return measure(target.float()).detach() / measure(fake.float()).clamp_min(1e-3)
+        if cfg.scale_invariant:
+            return _std(target.float()).detach() / _std(fake.float()).clamp_min(1e-3)
+        # At least 1: an output sharper than the target must not lower the terms either (an
+        # unbounded ratio paid the generator to draw the input's edges hard and add grain).
+        ratio = mean_gradient(target.float()).detach() / mean_gradient(fake.float()).clamp_min(1e-3)
+        return ratio.clamp_min(1.0)
 
     def _weighted_terms(self, fake: torch.Tensor, extra: torch.Tensor, batch: StabilityBatch
                         ) -> dict[str, torch.Tensor]:
