@@ -58,11 +58,11 @@ def samples(checkpoint: Path, transform: InputTransform, out: Path, rows: int = 
 
 def score_table(rows: dict[str, dict]) -> str:
     lines = ["| held-out last 5 s (120 frames, 455x256) | flicker | warping error (input's own) "
-             "| L1 | PSNR dB | SSIM |", "|---|---|---|---|---|---|"]
+             "| detail | L1 | PSNR dB | SSIM |", "|---|---|---|---|---|---|---|"]
     for name, s in rows.items():
         lines.append(f"| {name} | {s['flicker']:.3f} | {s['warp_error']:.4f} "
-                     f"({s['warp_floor']:.4f}) | {s['l1']:.3f} | {s['psnr']:.2f} | "
-                     f"{s['ssim']:.3f} |")
+                     f"({s['warp_floor']:.4f}) | {s['detail']:.2f} | {s['l1']:.3f} | "
+                     f"{s['psnr']:.2f} | {s['ssim']:.3f} |")
     return "\n".join(lines)
 
 
