@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {STABILITY_DEFAULTS['video'][1]:g})")
     m.add_argument("--stability-scale-invariant", action="store_true",
                    help="measure both stability terms relative to the output's contrast, so "
-                        "that washing colours out does not lower them: stronger at the same "
-                        "weights, at less L1 cost than raising them (docs/temporal.md)")
+                        "that washing colours out does not lower them (at 100 / 100 the output "
+                        "still went flat: watch video/detail; docs/temporal.md)")
     m.add_argument("--stability-detail-invariant", action="store_true",
                    help="measure both stability terms relative to the output's detail (mean "
                         "gradient), so that blurring does not lower them (docs/temporal.md)")
