@@ -1,6 +1,6 @@
-"""Pieces of bench/service.py and bench/engines.py: the transport floor (bench/echo_server.py, a
-real gRPC server of the same service, driven by the bench's own client code) and the routes the
-engines bench leaves out."""
+"""Pieces of bench/service.py, bench/engines.py and bench/l1_regions.py: the transport floor
+(bench/echo_server.py, a real gRPC server of the same service, driven by the bench's own client
+code), the routes the engines bench leaves out, and where on the frame a run's L1 goes."""
 from __future__ import annotations
 
 import asyncio
@@ -49,3 +49,28 @@ def test_the_engines_bench_leaves_emulated_bf16_routes_out_unless_asked():
     assert "--emulated-bf16" in left_out["torch-bf16"]
     assert engines.emulated_bf16_routes(routes, fast_bf16=True, emulated_bf16=False) == {}
     assert engines.emulated_bf16_routes(routes, fast_bf16=False, emulated_bf16=True) == {}
+
+
+def test_the_l1_map_is_pix2pix_l1_per_pixel():
+    regions = load_bench_script("l1_regions.py")
+    frames = np.zeros((2, 4, 6, 3), np.uint8)
+    outputs = frames.copy()
+    outputs[0, 1, 2] = 255   # one pixel off by the whole range in one of two frames
+    error = regions.l1_map(outputs, frames)
+    assert error.shape == (4, 6)
+    assert error[1, 2] == 1.0 and error.sum() == 1.0
+
+
+def test_the_l1_regions_table_names_the_region_a_run_loses_in():
+    regions = load_bench_script("l1_regions.py")
+    base = np.full((4, 6), 0.2, np.float32)
+    run = base.copy()
+    run[:2, :2] = 0.6    # worse in the top left region of a 3 x 2 grid
+    run[2:] = 0.1        # better in the bottom row
+    rows = {line.split(" | ")[0][2:]: line for line in
+            regions.table(["base", "run"], [base, run], columns=3, rows=2)}
+    assert rows["top, column 1 of 3"].endswith("| 0.200 | 0.600 (+200%) |")
+    assert rows["bottom, column 3 of 3"].endswith("| 0.200 | 0.100 (-50%) |")
+    assert rows["all"].endswith("| 0.200 | 0.217 (+8%) |")
+    # without the top left region: 2.8 / 20 against the baseline's 0.2 over the same pixels
+    assert rows["all but the region each run loses most in"].endswith("| - | 0.140 (-30%) |")
