@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from held_resources import thread_names  # bench/, this script's folder
+from serve_process import export_synthetic_engine  # bench/
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "chaos"
@@ -22,12 +23,8 @@ MAX_STREAMS = 6
 
 
 def export_engine(folder: Path) -> Path:
-    code = ("import sys; from pathlib import Path; "
-            "from pix2pix_stream.engines.build.export import export_generator; "
-            "from pix2pix_stream.engines.build.synthetic import synthetic_generator; "
-            "export_generator(synthetic_generator('unet_128', ngf=8, seed=1), Path(sys.argv[1]), "
-            f"name={MODEL!r}, input_size={SIZE}, description='chaos engine')")
-    subprocess.run([sys.executable, "-c", code, str(folder / MODEL)], cwd=ROOT, check=True)
+    export_synthetic_engine(folder, MODEL, net="unet_128", ngf=8, size=SIZE,
+                            description="chaos engine")
     return folder
 
 

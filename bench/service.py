@@ -36,91 +36,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import grpc
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-
-import grpc  # noqa: E402
-
-from pix2pix_stream.client.frames import frame_request  # noqa: E402
-from pix2pix_stream.engines.runtime.registry import SPINNING_MODES  # noqa: E402
-from pix2pix_stream.protos import translator_pb2 as pb  # noqa: E402
-from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc  # noqa: E402
-from results_json import write_json  # noqa: E402  (bench/, this script's folder)
+from pix2pix_stream.client.frames import frame_request
+from pix2pix_stream.engines.runtime.registry import SPINNING_MODES
+from pix2pix_stream.protos import translator_pb2 as pb
+from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
+from results_json import write_json  # bench/, this script's folder
+from serve_process import EchoServer, Server, export_synthetic_engine  # bench/
 
 PAUSE_S = 0.001  # between calls of the request/response comparison, bare and served alike
-
-
-def export_engine(folder: Path, name: str, ngf: int, size: int) -> Path:
-    """Exports an untrained unet_256 engine in a child process (torch stays out of this one)."""
-    code = ("import sys; from pathlib import Path; from pix2pix_stream.engines.build.export import export_generator; "
-            "from pix2pix_stream.engines.build.synthetic import synthetic_generator; "
-            f"export_generator(synthetic_generator('unet_256', ngf={ngf}, seed=1), "
-            f"Path(sys.argv[1]), name={name!r}, input_size={size}, description='bench engine')")
-    subprocess.run([sys.executable, "-c", code, str(folder / name)], cwd=ROOT, check=True)
-    return folder / name
 
 
 def percentiles(latencies_s: list[float]) -> tuple[float, float]:
     ms = np.asarray(latencies_s) * 1000
     return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
-
-
-class Server:
-    """pix2pix-serve in a subprocess, so that its CPU and memory are its own."""
-
-    def __init__(self, engines: Path, args, *, backend: str = "onnxruntime",
-                 scale: str = "native"):
-        self._start(["-m", "pix2pix_stream.server.cli", "--engines", str(engines), "--port", "0",
-                     "--host", "127.0.0.1", "--backend", backend, "--inference-threads",
-                     str(args.threads), "--max-batch", str(args.max_batch), "--max-delay-ms",
-                     str(args.max_delay_ms), "--inflight", str(args.inflight), "--log-level",
-                     "WARNING", "--scale", scale, "--onnxruntime-spinning",
-                     getattr(args, "spinning", "always")])
-
-    def _start(self, arguments: list[str]) -> None:
-        self.process = subprocess.Popen([sys.executable, *arguments], cwd=ROOT,
-                                        stderr=subprocess.PIPE, text=True)
-        for line in self.process.stderr:
-            match = re.search(r"listening on port (\d+)", line)
-            if match:
-                self.port = int(match.group(1))
-                return
-        raise RuntimeError(f"{arguments[0]} exited with {self.process.wait()}")
-
-    def backend_of(self, model: str) -> str:
-        """The backend the server chose for ``model`` (ListModels)."""
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as channel:
-            reply = pb_grpc.TranslatorStub(channel).ListModels(pb.ListModelsRequest(), timeout=30)
-        return next(m.backend for m in reply.models if m.name == model)
-
-    def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
-
-    def cpu_s(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
-
-class EchoServer(Server):
-    """bench/echo_server.py in a subprocess: the same service, every frame sent straight back."""
-
-    def __init__(self):
-        self._start([str(ROOT / "bench" / "echo_server.py")])
 
 
 class Tally:
@@ -401,10 +338,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         print("exporting engines ...", file=sys.stderr)
         engines = Path(tmp) / "engines"
-        engine = export_engine(engines, "bench", args.ngf, args.size)
+        engine = export_synthetic_engine(engines, "bench", net="unet_256", ngf=args.ngf,
+                                         size=args.size, description="bench engine")
         soak_engines = Path(tmp) / "soak"
         if args.soak_frames:
-            export_engine(soak_engines, "soak", 4, args.size)
+            export_synthetic_engine(soak_engines, "soak", net="unet_256", ngf=4, size=args.size,
+                                    description="bench engine")
         server, echo = Server(engines, args), EchoServer()
         try:
             with load_backend(engine, "onnxruntime", max_batch=8, threads=args.threads,

@@ -177,7 +177,7 @@ def live_latency(args, sizes: dict) -> dict:
 
     from pix2pix_stream.protos import translator_pb2 as pb
     from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
-    from service import Server  # bench/service.py (this script's folder): pix2pix-serve subprocess
+    from serve_process import Server  # bench/ (this script's folder): pix2pix-serve subprocess
 
     name = json.loads((args.engine / "engine.json").read_text())["name"]
 

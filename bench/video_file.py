@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from results_json import write_json  # bench/, this script's folder
-from service import Server          # bench/service.py: pix2pix-serve in a subprocess
+from serve_process import Server    # bench/: pix2pix-serve in a subprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT.parent / "shared" / "data" / "video" / "bigbuckbunny_720p.mp4"
