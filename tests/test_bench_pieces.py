@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import numpy as np
+import pytest
 
 from pix2pix_stream.protos import translator_pb2 as pb
 from pix2pix_stream.protos import translator_pb2_grpc as pb_grpc
@@ -74,3 +75,13 @@ def test_the_l1_regions_table_names_the_region_a_run_loses_in():
     assert rows["all"].endswith("| 0.200 | 0.217 (+8%) |")
     # without the top left region: 2.8 / 20 against the baseline's 0.2 over the same pixels
     assert rows["all but the region each run loses most in"].endswith("| - | 0.140 (-30%) |")
+
+
+def test_the_l1_regions_picture_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    regions = load_bench_script("l1_regions.py")
+    frame = np.zeros((16, 24, 3), np.uint8)
+    maps = [np.full((16, 24), 0.2, np.float32), np.full((16, 24), 0.3, np.float32)]
+    path = tmp_path / "out" / "l1_regions.jpg"
+    regions.picture(frame, [(frame, "base"), (frame, "run")], maps, path)
+    assert path.read_bytes()[:2] == b"\xff\xd8"   # a JPEG
