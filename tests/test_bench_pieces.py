@@ -1,6 +1,7 @@
-"""Pieces of bench/service.py, bench/engines.py and bench/l1_regions.py: the transport floor
-(bench/echo_server.py, a real gRPC server of the same service, driven by the bench's own client
-code), the routes the engines bench leaves out, and where on the frame a run's L1 goes."""
+"""Pieces of bench/service.py, bench/engines.py, bench/l1_regions.py and bench/filter_fades.py:
+the transport floor (bench/echo_server.py, a real gRPC server of the same service, driven by the
+bench's own client code), the routes the engines bench leaves out, where on the frame a run's L1
+goes, and the fades the filter bench makes."""
 from __future__ import annotations
 
 import asyncio
@@ -85,3 +86,18 @@ def test_the_l1_regions_picture_is_written(tmp_path):
     path = tmp_path / "out" / "l1_regions.jpg"
     regions.picture(frame, [(frame, "base"), (frame, "run")], maps, path)
     assert path.read_bytes()[:2] == b"\xff\xd8"   # a JPEG
+
+
+def test_the_fades_bench_makes_fades_and_dissolves_of_the_frames():
+    fades = load_bench_script("filter_fades.py")
+    frames = np.full((48, 4, 4, 3), 200, np.uint8)
+    other = np.full((48, 4, 4, 3), 40, np.uint8)
+    clips = fades.made_up_clips(frames, other)
+    assert np.array_equal(clips["as it is"], frames)
+    out = clips["fade to black over 48 frames"][:, 0, 0, 0]
+    assert out[0] == 200 and out[-1] == 4 and np.all(np.diff(out.astype(int)) <= 0)
+    fade_in = clips["fade in from 5 % over 48 frames"][:, 0, 0, 0]
+    assert fade_in[0] == 10 and fade_in[-1] > 190
+    dissolve = clips["dissolve into another scene over 12 frames"][:, 0, 0, 0]
+    assert np.all(dissolve[:13] == 200) and np.all(dissolve[24:] == 40)
+    assert 40 < dissolve[18] < 200

@@ -121,6 +121,22 @@ def test_filter_removes_most_flicker_of_a_still_scene():
     assert sum(after.per_frame_warp_error) < 0.3 * sum(before.per_frame_warp_error)
 
 
+def test_filter_follows_a_fade_with_a_bounded_lag():
+    # The panning texture fading from full to 40 % brightness, 7 grey levels darker per frame:
+    # the match weight falls as the brightness step nears its tolerance, so the filtered output
+    # trails the fade by a few levels. A weight blind to the step would trail it by
+    # strength / (1 - strength) steps (28 levels at strong).
+    clip = [np.round(f * k).astype(np.uint8)
+            for f, k in zip(panning_clip(12), np.linspace(1.0, 0.4, 12))]
+    outputs = flickering_outputs(clip)
+    filtered = run_filter("strong", clip, outputs)
+    pairs = input_flows(clip)
+    assert temporal_scores(clip, filtered, pairs=pairs).flicker < \
+        0.8 * temporal_scores(clip, outputs, pairs=pairs).flicker
+    lag = [float(out.mean()) - float(src.mean()) for out, src in zip(filtered, clip)]
+    assert max(lag) < 8.0
+
+
 def test_filter_resets_at_a_scene_cut_and_passes_the_first_frame_through():
     clip = panning_clip(4)
     other = drawn_frame(0, 96, 96)   # a gradient: nothing like the textured scene
