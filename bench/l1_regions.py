@@ -53,8 +53,7 @@ def l1_map(outputs: np.ndarray, frames: np.ndarray) -> np.ndarray:
 def region_sums(error: np.ndarray, columns: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """(sums, pixel counts), each [rows, columns], of ``error`` [H, W] over a grid of near-equal
     regions."""
-    cells = [[cell for cell in np.array_split(band, columns, axis=1)]
-             for band in np.array_split(error, rows, axis=0)]
+    cells = [np.array_split(band, columns, axis=1) for band in np.array_split(error, rows, axis=0)]
     return (np.array([[float(c.sum()) for c in band] for band in cells]),
             np.array([[c.size for c in band] for band in cells]))
 
@@ -126,6 +125,9 @@ def picture(frame: np.ndarray, outputs: list[tuple[np.ndarray, str]], maps: list
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.clip.is_file():
+        print(f"bench/l1_regions.py: clip not found: {args.clip}", file=sys.stderr)
+        return 2
     import torch
 
     from pix2pix_stream.media.transforms import InputTransform
