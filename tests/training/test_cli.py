@@ -266,16 +266,21 @@ def test_stability_flags_reach_the_config(tmp_path):
         return stability_from_args(build_parser().parse_args(["--data", str(tmp_path), *flags]),
                                    mode)
 
-    assert (stability("video").weight, stability("video").temporal_weight) == (100.0, 100.0)
-    assert not stability("video").scale_invariant
+    video = stability("video")
+    assert (video.weight, video.temporal_weight) == (100.0, 100.0)
+    assert video.detail_invariant and not video.scale_invariant       # the default since 12-04
+    assert not stability("video", "--no-stability-detail-invariant").detail_invariant
     chosen = stability("video", "--stability", "50", "--temporal-weight", "40",
                        "--stability-scale-invariant")
     assert (chosen.weight, chosen.temporal_weight, chosen.scale_invariant) == (50.0, 40.0, True)
-    assert not chosen.detail_invariant and stability("video", "--stability-detail-invariant"
-                                                     ).detail_invariant
+    assert not chosen.detail_invariant    # by contrast instead: the detail default steps aside
     with pytest.raises(ConfigError, match="not both"):
         stability("video", "--stability-scale-invariant", "--stability-detail-invariant")
-    assert stability("images").weight == 0.0
+    images = stability("images")
+    assert images.weight == 0.0 and not images.detail_invariant      # no terms, nothing to measure
+    assert stability("images", "--stability", "20").detail_invariant
+    off = stability("video", "--stability", "0", "--temporal-weight", "0")
+    assert not off.enabled and not off.detail_invariant
 
 
 def test_resume_with_other_settings_warns_that_it_is_no_continuation(tmp_path, caplog):
