@@ -26,6 +26,7 @@ Writes --out/temporal.json and --out/temporal.png (flicker per frame of the held
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -58,8 +59,9 @@ def parse_args(argv):
     p.add_argument("--temporal-weight", type=float, default=100.0)
     p.add_argument("--scale-invariant", action="store_true",
                    help="the terms relative to the output's contrast (--stability-scale-invariant)")
-    p.add_argument("--detail-invariant", action="store_true",
-                   help="the terms relative to the output's detail (--stability-detail-invariant)")
+    p.add_argument("--detail-invariant", action=argparse.BooleanOptionalAction, default=None,
+                   help="the terms relative to the output's detail (--stability-detail-invariant; "
+                        "as pix2pix-train, on unless --scale-invariant)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads for training")
     p.add_argument("--repeats", type=int, default=3, help="filter-cost passes over the tail")
@@ -71,7 +73,8 @@ def parse_args(argv):
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--runs", type=Path, nargs=2, metavar=("WITHOUT", "WITH"),
                    help="score these two pix2pix-train run folders (without and with the "
-                        "stability terms, same seed, steps and frames) instead of training")
+                        "stability terms, same seed, steps and frames) instead of training; "
+                        "each row is named from its checkpoint's own stability settings")
     p.add_argument("--skip-latency", action="store_true")
     p.add_argument("--out", type=Path, default=ROOT / "out" / "temporal")
     return p.parse_args(argv)
@@ -261,6 +264,18 @@ def train_run(args, out: Path, stability) -> Path:
     return result.checkpoint
 
 
+def stability_label(stability: dict) -> str:
+    """A trained run's row name from its stability settings, as a checkpoint stores them (a
+    setting missing from an older checkpoint had its default then: off)."""
+    if not (stability.get("weight") or stability.get("temporal_weight")):
+        return "trained, no stability terms"
+    measured = (" --stability-scale-invariant" if stability.get("scale_invariant") else
+                " --stability-detail-invariant" if stability.get("detail_invariant") else
+                " --no-stability-detail-invariant")
+    return (f"trained, --stability {stability['weight']:g} --temporal-weight "
+            f"{stability.get('temporal_weight', 0.0):g}{measured}")
+
+
 def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     import torch
 
@@ -271,25 +286,24 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     from pix2pix_stream.media.temporal import input_flows
 
     torch.set_num_threads(args.threads)
-    runs = {"trained, no stability terms": StabilityConfig(),
-            f"trained, --stability {args.stability:g} --temporal-weight {args.temporal_weight:g}"
-            + (" --stability-scale-invariant" if args.scale_invariant else "")
-            + (" --stability-detail-invariant" if args.detail_invariant else ""):
-                StabilityConfig(weight=args.stability, temporal_weight=args.temporal_weight,
-                                scale_invariant=args.scale_invariant,
-                                detail_invariant=args.detail_invariant)}
+    detail = (not args.scale_invariant) if args.detail_invariant is None else args.detail_invariant
+    configs = [StabilityConfig(),
+               StabilityConfig(weight=args.stability, temporal_weight=args.temporal_weight,
+                               scale_invariant=args.scale_invariant, detail_invariant=detail)]
     frames = load_clip(ClipSpec(str(args.clip), start=round(args.train_seconds * args.fps)),
                        args.crop_size)
     pairs = input_flows(list(frames))
     rows, series, costs = [], {}, {}
-    for i, (name, stability) in enumerate(runs.items()):
+    for i, stability in enumerate(configs):
         if args.runs:   # trained beforehand (pix2pix-train), e.g. the shipped engine's run
             checkpoint = args.runs[i] / "latest.pt"
         else:
             start = time.perf_counter()
             checkpoint = train_run(args, work / f"run{i}", stability)
-            costs[name] = (time.perf_counter() - start) / args.steps
-        translate, _ = checkpoint_translator(str(checkpoint), "cpu")
+            costs[stability_label(dataclasses.asdict(stability))] = \
+                (time.perf_counter() - start) / args.steps
+        translate, info = checkpoint_translator(str(checkpoint), "cpu")
+        name = stability_label((info.get("train_config") or {}).get("stability") or {})
         # Both with the strong filter too: on the bunny clip the filter over the run without
         # terms is the better trade (docs/temporal.md, "What detail showed").
         for level in ("off", "strong"):

@@ -101,3 +101,15 @@ def test_the_fades_bench_makes_fades_and_dissolves_of_the_frames():
     dissolve = clips["dissolve into another scene over 12 frames"][:, 0, 0, 0]
     assert np.all(dissolve[:13] == 200) and np.all(dissolve[24:] == 40)
     assert 40 < dissolve[18] < 200
+
+
+def test_the_temporal_bench_names_a_run_from_its_own_stability_settings():
+    label = load_bench_script("temporal.py").stability_label
+    assert label({}) == label({"weight": 0.0, "temporal_weight": 0.0}) == \
+        "trained, no stability terms"
+    plain = {"weight": 100.0, "temporal_weight": 100.0}     # a checkpoint from before the options
+    assert label(plain).endswith("--stability 100 --temporal-weight 100 "
+                                 "--no-stability-detail-invariant")
+    assert label({**plain, "detail_invariant": True}).endswith(" --stability-detail-invariant")
+    assert label({**plain, "weight": 65.0, "scale_invariant": True}).endswith(
+        "--stability 65 --temporal-weight 100 --stability-scale-invariant")
