@@ -61,9 +61,10 @@ def compare(frames: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
     """The filter off and strong over one clip's outputs."""
     from pix2pix_stream.media.temporal import input_flows, temporal_scores
     from pix2pix_stream.media.temporal_filter import TemporalFilter, temporal_settings
+    from pix2pix_stream.pix2pix.video_eval import run_filter
 
-    smoother = TemporalFilter(temporal_settings("strong"))
-    strong = np.stack([smoother(src, out) for src, out in zip(frames, outputs)])
+    smoother = TemporalFilter(temporal_settings("strong"))   # kept: its scene-cut count
+    strong = run_filter(smoother, frames, outputs)
     pairs = input_flows(list(frames))
     off = temporal_scores(list(frames), list(outputs), pairs=pairs)
     on = temporal_scores(list(frames), list(strong), pairs=pairs)

@@ -26,7 +26,6 @@ Writes --out/temporal.json and --out/temporal.png (flicker per frame of the held
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -82,21 +81,24 @@ def parse_args(argv):
 
 # -- 1. the filter on the shipped engine ----------------------------------------------------------
 
-def filter_rows(args, frames) -> tuple[list[dict], dict]:
+def filter_rows(args, frames) -> tuple[list[dict], dict, np.ndarray]:
+    """(rows, per-frame flicker series, the engine's unfiltered outputs)."""
     from pix2pix_stream.engines.runtime.registry import load_backend
     from pix2pix_stream.media.temporal import input_flows
-    from pix2pix_stream.pix2pix.video_eval import fitted, score_outputs, translate_clip
+    from pix2pix_stream.pix2pix.video_eval import (filtered, fitted, score_outputs,
+                                                   translate_clip)
 
     engine = load_backend(args.engine, "onnxruntime", max_batch=8)
-    translate = fitted(engine.infer, engine.metadata.geometry)
+    outputs = translate_clip(fitted(engine.infer, engine.metadata.geometry), frames,
+                             engine.metadata.transform)
     pairs = input_flows(list(frames))
     rows, series = [], {}
     for level in ("off", "light", "strong"):
-        outputs = translate_clip(translate, frames, engine.metadata.transform, temporal=level)
-        scores = score_outputs(frames, outputs, targets=False, pairs=pairs)
+        scores = score_outputs(frames, filtered(frames, outputs, level), targets=False,
+                               pairs=pairs)
         rows.append(row(f"{engine.metadata.name} engine, filter {level}", scores))
         series[f"{engine.metadata.name}, filter {level}"] = scores.temporal.per_frame_flicker
-    return rows, series
+    return rows, series, outputs
 
 
 def row(name: str, scores) -> dict:
@@ -281,8 +283,8 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
 
     from pix2pix_stream.media.transforms import InputTransform
     from pix2pix_stream.pix2pix.stability import StabilityConfig
-    from pix2pix_stream.pix2pix.video_eval import (ClipSpec, checkpoint_translator, load_clip,
-                                                   score_outputs, translate_clip)
+    from pix2pix_stream.pix2pix.video_eval import (ClipSpec, checkpoint_translator, filtered,
+                                                   load_clip, score_outputs, translate_clip)
     from pix2pix_stream.media.temporal import input_flows
 
     torch.set_num_threads(args.threads)
@@ -295,21 +297,22 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     pairs = input_flows(list(frames))
     rows, series, costs = [], {}, {}
     for i, stability in enumerate(configs):
+        start = time.perf_counter()
         if args.runs:   # trained beforehand (pix2pix-train), e.g. the shipped engine's run
             checkpoint = args.runs[i] / "latest.pt"
         else:
-            start = time.perf_counter()
             checkpoint = train_run(args, work / f"run{i}", stability)
-            costs[stability_label(dataclasses.asdict(stability))] = \
-                (time.perf_counter() - start) / args.steps
+        seconds = time.perf_counter() - start
         translate, info = checkpoint_translator(str(checkpoint), "cpu")
         name = stability_label((info.get("train_config") or {}).get("stability") or {})
+        if not args.runs:
+            costs[name] = seconds / args.steps
+        outputs = translate_clip(translate, frames, InputTransform.from_dict(CANNY))
         # Both with the strong filter too: on the bunny clip the filter over the run without
         # terms is the better trade (docs/temporal.md, "What detail showed").
         for level in ("off", "strong"):
-            outputs = translate_clip(translate, frames, InputTransform.from_dict(CANNY),
-                                     temporal=level)
-            scores = score_outputs(frames, outputs, targets=True, pairs=pairs)
+            scores = score_outputs(frames, filtered(frames, outputs, level), targets=True,
+                                   pairs=pairs)
             label = name + (", filter strong" if level != "off" else "")
             rows.append(row(label, scores))
             series[label] = scores.temporal.per_frame_flicker
@@ -368,12 +371,7 @@ def main(argv=None) -> int:
     print(f"held-out tail: {len(tail)} frames from {args.train_seconds:g} s, at "
           f"{tail.shape[2]}x{tail.shape[1]}",
           flush=True)
-    rows, series = filter_rows(args, tail)
-    from pix2pix_stream.engines.runtime.registry import load_backend
-    from pix2pix_stream.pix2pix.video_eval import fitted, translate_clip
-    engine = load_backend(args.engine, "onnxruntime", max_batch=8)
-    outputs = translate_clip(fitted(engine.infer, engine.metadata.geometry), tail,
-                             engine.metadata.transform)
+    rows, series, outputs = filter_rows(args, tail)
     cost = {"filter": filter_costs(tail, outputs, args.repeats)}
     if not args.skip_latency:
         cost["live"] = live_latencies(args, tail)

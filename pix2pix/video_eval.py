@@ -75,12 +75,19 @@ def translate_clip(translate: Translate, frames: np.ndarray, transform: InputTra
     for i in range(0, len(frames), batch_size):
         inputs = np.stack([transform(np.ascontiguousarray(f)) for f in frames[i:i + batch_size]])
         outputs.append(translate(inputs))
-    outputs = np.concatenate(outputs)
+    return filtered(frames, np.concatenate(outputs), temporal)
+
+
+def filtered(frames: np.ndarray, outputs: np.ndarray, temporal: str) -> np.ndarray:
+    """``outputs`` with the server's temporal filter at ``temporal`` run over them as on a
+    stream (``off``: the outputs themselves)."""
     settings = temporal_settings(temporal)
-    if settings is not None:
-        smoother = TemporalFilter(settings)
-        outputs = np.stack([smoother(src, out) for src, out in zip(frames, outputs)])
-    return outputs
+    return outputs if settings is None else run_filter(TemporalFilter(settings), frames, outputs)
+
+
+def run_filter(smoother: TemporalFilter, frames: np.ndarray, outputs: np.ndarray) -> np.ndarray:
+    """Each output through ``smoother`` with the frame it was made from, in display order."""
+    return np.stack([smoother(src, out) for src, out in zip(frames, outputs)])
 
 
 def score_outputs(frames: np.ndarray, outputs: np.ndarray, *, targets: bool, pairs=None
