@@ -67,8 +67,9 @@ def parse_args(argv):
     p.add_argument("--latency-frames", type=int, default=60, help="per level per round")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--inference-threads", type=int, default=2,
-                   help="the LIVE server's ONNX Runtime threads; fewer than the cores leaves the "
-                        "filter's worker a core of its own")
+                   help="the LIVE server's ONNX Runtime threads; fewer than the CPUs leaves a "
+                        "core, and the server then runs the filter's estimate on a worker beside "
+                        "the model instead of before it")
     p.add_argument("--skip-train", action="store_true")
     p.add_argument("--runs", type=Path, nargs=2, metavar=("WITHOUT", "WITH"),
                    help="score these two pix2pix-train run folders (without and with the "
@@ -228,6 +229,9 @@ def live_latency(args, sizes: dict) -> dict:
         p50 = asyncio.run(run(server.port))
     finally:
         server.stop()
+    from pix2pix_stream.server.config import ServerConfig
+    spare = ServerConfig(args.engine, inference_threads=args.inference_threads).cpu_model_leaves_a_core
+    path = "on a worker beside the model" if spare else "inline before the model"
     latency = {}
     for size, frames in sizes.items():
         off, strong = p50[(size, pb.TEMPORAL_OFF)], p50[(size, pb.TEMPORAL_STRONG)]
@@ -237,7 +241,8 @@ def live_latency(args, sizes: dict) -> dict:
         latency[size] = {"frame_size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
                          "p50_off_ms": float(off[0]), "p50_strong_ms": float(strong[0]),
                          "added_p50_ms": float(strong[0] - off[0]),
-                         "added_not_infer_p50_ms": float(strong[1] - off[1])}
+                         "added_not_infer_p50_ms": float(strong[1] - off[1]),
+                         "inference_threads": args.inference_threads, "estimate_runs": path}
     return latency
 
 
@@ -387,12 +392,13 @@ def main(argv=None) -> int:
     for c in cost["filter"].values():
         print(f"strong filter, {c['frame_size']}: {c['filter_cpu_ms_per_frame']:.2f} ms CPU per "
               f"frame (estimate {c['estimate_ms']:.2f}, warp {c['warp_ms']:.2f}, mix "
-              f"{c['mix_ms']:.2f}; a LIVE frame on a CPU backend waits for all three, run "
-              "inline; elsewhere only the mix waits for the model)")
+              f"{c['mix_ms']:.2f}; a LIVE frame on a CPU backend whose threads fill the cores "
+              "waits for all three, run inline; elsewhere only the mix waits for the model)")
     for c in cost.get("live", {}).values():
         print(f"LIVE p50, {c['frame_size']}: {c['p50_off_ms']:.2f} ms off, "
               f"{c['p50_strong_ms']:.2f} ms strong ({c['added_p50_ms']:+.2f} ms; outside the "
-              f"model's inference time {c['added_not_infer_p50_ms']:+.2f} ms)")
+              f"model's inference time {c['added_not_infer_p50_ms']:+.2f} ms; "
+              f"{c['inference_threads']} model threads, the estimate {c['estimate_runs']})")
     for name, seconds in costs.items():
         print(f"training step, {name}: {seconds:.2f} s (wall, incl. data)")
     trained = (f"; runs {args.runs[0]} and {args.runs[1]}" if args.runs else

@@ -93,7 +93,10 @@ def _batching(p: argparse.ArgumentParser, defaults: ServerConfig) -> None:
     g.add_argument("--inflight", type=int, default=defaults.inflight_per_stream,
                    help="frames in flight per stream (backpressure)")
     g.add_argument("--inference-threads", type=int, default=None,
-                   help="intra-op threads of each backend; unset = the backend's own choice")
+                   help="intra-op threads of each backend; unset = the backend's own choice "
+                        "(one per core). Fewer than the CPUs leaves a core free, on which a "
+                        "LIVE stream's temporal filter works while the frame is in the model "
+                        "(less latency) instead of before it")
     g.add_argument("--onnxruntime-spinning", choices=SPINNING_MODES, default=defaults.spinning,
                    help="how ONNX Runtime's threads wait for work: 'always' spins between runs "
                         "too, so a frame starts at once (lowest latency); 'during-runs' sleeps "

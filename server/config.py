@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pix2pix_stream.engines.runtime.registry import SPINNING_MODES
 from pix2pix_stream.media.geometry import GeometryError, ScalePolicy
+from pix2pix_stream.server import cpus
 from pix2pix_stream.server.errors import ConfigError
 from pix2pix_stream.server.limits import JobLimits
 
@@ -92,6 +93,14 @@ class ServerConfig:
     @property
     def scale_policy(self) -> ScalePolicy:
         return ScalePolicy.parse(self.scale)
+
+    @property
+    def cpu_model_leaves_a_core(self) -> bool:
+        """Whether a CPU backend is told to use fewer threads than this process may run on.
+        Then a LIVE stream's filter estimate runs on a worker beside the model, on the core
+        left free, instead of before the model on the frame's path (TranslateStream). With the
+        backend's own choice (None) it fills the cores: ONNX Runtime takes one thread each."""
+        return self.inference_threads is not None and self.inference_threads < cpus.usable_cpus()
 
     @property
     def tls(self) -> bool:

@@ -94,7 +94,8 @@ class TranslatorService(pb_grpc.TranslatorServicer):
                                  inflight=self._config.inflight_per_stream,
                                  max_pixels=self._config.max_pixels, draining=self._draining,
                                  temporal=self._config.temporal,
-                                 default_scale=self._config.scale_policy)
+                                 default_scale=self._config.scale_policy,
+                                 spare_core=self._config.cpu_model_leaves_a_core)
         call.counts = lambda: asdict(stream.counts)
         log.info("Translate #%d opened: peer=%s model=%s mode=%s encoding=%s scale=%s",
                  call.id, call.peer, model.name, "LIVE" if stream.live else "LOSSLESS",

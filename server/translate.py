@@ -88,18 +88,21 @@ class TranslateStream:
     def __init__(self, model: LoadedModel, config: pb.StreamConfig, *,
                  pool: concurrent.futures.Executor, metrics: Metrics, inflight: int,
                  max_pixels: int, draining: asyncio.Event, temporal: str = "off",
-                 default_scale: ScalePolicy = ScalePolicy()):
+                 default_scale: ScalePolicy = ScalePolicy(), spare_core: bool = False):
         self.model = model
         self.config = config
         self.policy = scale_policy(config.scale, default_scale)
         self.live = config.mode == pb.LIVE
         self.counts = StreamCounts()
         self.temporal = OrderedFilter(resolve_level(config.temporal, temporal))
-        # A LIVE frame on a CPU backend runs the filter's estimate and warp before the model, on
-        # this thread: beside the model they would take a core from its threads, whose every
-        # parallel op then waits for the slowest (p50 +4.7 ms against +1.7 ms inline, 455x256,
-        # 2 cores; a hop to a worker and back cost +1 ms more). Elsewhere they overlap the model.
-        self._filter_inline = self.live and model.batcher.backend.info.device == "cpu"
+        # A LIVE frame on a CPU backend whose threads fill the cores runs the filter's estimate
+        # and warp before the model, on this thread: beside the model they would take a core
+        # from its threads, whose every parallel op then waits for the slowest (p50 +4.7 ms
+        # against +1.7 ms inline, 455x256, 2 cores; a hop to a worker and back cost +1 ms more).
+        # Elsewhere (a GPU, or a CPU model that leaves a core: ``spare_core``) they overlap the
+        # model (256x256, 1 model thread on 2 cores: +1.1 / +1.8 ms against +3.0 / +3.6 inline).
+        self._filter_inline = (self.live and not spare_core
+                               and model.batcher.backend.info.device == "cpu")
         self._pool = pool
         self._metrics = metrics
         self._limit = inflight

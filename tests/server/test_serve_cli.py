@@ -57,6 +57,16 @@ def test_the_spinning_flag_reaches_the_servers_onnx_runtime_sessions(make_server
     assert options.get_session_config_entry("session.force_spinning_stop") == "1"
 
 
+@pytest.mark.parametrize("threads, cpus, spare", [(None, 16, False), (2, 2, False), (3, 2, False),
+                                                 (1, 2, True), (7, 8, True)])
+def test_a_cpu_model_leaves_a_core_only_when_told_to_use_fewer_threads_than_cpus(
+        monkeypatch, threads, cpus, spare):
+    from pix2pix_stream.server import cpus as server_cpus
+
+    monkeypatch.setattr(server_cpus, "usable_cpus", lambda: cpus)
+    assert ServerConfig(Path("e"), inference_threads=threads).cpu_model_leaves_a_core is spare
+
+
 def test_cli_job_limit_flags_build_the_job_limits():
     assert config_from_args(build_parser().parse_args(["--engines", "e"])).job_limits == JobLimits()
     args = build_parser().parse_args(["--engines", "e", "--max-output-bytes", "1000",

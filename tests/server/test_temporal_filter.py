@@ -173,16 +173,21 @@ def test_turns_filter_in_reservation_order_whatever_runs_first():
         assert np.array_equal(got[i], smoother(frames[i], outputs[i]))
 
 
-def test_a_live_stream_runs_the_filter_before_the_model_with_the_same_result(
-        stub, tiny_backend, monkeypatch):
-    """LIVE on a CPU backend: the estimate and the warp run inline before the model (a worker
-    beside the model would slow its threads); the replies are the same filter's."""
+@pytest.mark.parametrize("cpus, where", [(1, "inline"), (4, "worker")])
+def test_a_live_stream_runs_the_filter_where_the_cores_allow_with_the_same_result(
+        stub, tiny_backend, monkeypatch, cpus, where):
+    """LIVE on a CPU backend (the test server's has 1 thread): when its threads fill the
+    cores, the estimate and the warp run inline before the model (a worker beside the model
+    would slow its threads); when it leaves a core, on a worker while the frame is in the
+    model. Either way the replies are the same filter's."""
+    from pix2pix_stream.server import cpus as server_cpus
     from pix2pix_stream.server.temporal_filter import FilterTurn
 
-    def no_worker(self, source, pool):
-        raise AssertionError("a LIVE frame's filter went to a worker")
+    def refused(self, *args):
+        raise AssertionError(f"a LIVE frame's filter did not run {where}")
 
-    monkeypatch.setattr(FilterTurn, "start", no_worker)
+    monkeypatch.setattr(server_cpus, "usable_cpus", lambda: cpus)
+    monkeypatch.setattr(FilterTurn, "start" if where == "inline" else "start_inline", refused)
     frames = panning_frames(6)
     got = []
     for reply in live_replies(stub, frames):
@@ -214,13 +219,17 @@ def test_an_inline_turn_waits_for_the_frame_before_to_be_blended():
     assert all(np.array_equal(g, smoother(f, f)) for g, f in zip(got, frames[:2]))
 
 
-def test_a_filter_failure_answers_the_frame_and_frees_its_batch_slot(server, stub, monkeypatch):
-    """The estimate raising inline (before the frame reached the model): that frame gets an
-    error reply, its reserved batch slot is given back (else the batcher would keep waiting
-    for it), and the next frames are translated."""
+@pytest.mark.parametrize("cpus", [1, 4], ids=["inline", "worker"])
+def test_a_filter_failure_answers_the_frame_and_frees_its_batch_slot(server, stub, monkeypatch,
+                                                                      cpus):
+    """The estimate raising, inline (before the frame reached the model) or on a worker beside
+    the model: that frame gets an error reply, its reserved batch slot is given back (else the
+    batcher would keep waiting for it), and the next frames are translated."""
     from pix2pix_stream.media.errors import TransformError
     from pix2pix_stream.media.temporal_filter import TemporalFilter
+    from pix2pix_stream.server import cpus as server_cpus
 
+    monkeypatch.setattr(server_cpus, "usable_cpus", lambda: cpus)
     original = TemporalFilter.estimate
     calls = []
 
