@@ -98,8 +98,8 @@ class ServerConfig:
     def cpu_model_leaves_a_core(self) -> bool:
         """Whether a CPU backend is told to use fewer threads than this process may run on.
         Then a LIVE stream's filter estimate runs on a worker beside the model, on the core
-        left free, instead of before the model on the frame's path (TranslateStream). With the
-        backend's own choice (None) it fills the cores: ONNX Runtime takes one thread each."""
+        left free, instead of before the model on the frame's path (TranslateStream). Left to the
+        backend (None), the model fills the cores: ONNX Runtime takes one thread per core."""
         return self.inference_threads is not None and self.inference_threads < cpus.usable_cpus()
 
     @property
