@@ -230,7 +230,8 @@ def live_latency(args, sizes: dict) -> dict:
     finally:
         server.stop()
     from pix2pix_stream.server.config import ServerConfig
-    spare = ServerConfig(args.engine, inference_threads=args.inference_threads).cpu_model_leaves_a_core
+    config = ServerConfig(args.engine, inference_threads=args.inference_threads)
+    spare = config.cpu_model_leaves_a_core
     path = "on a worker beside the model" if spare else "inline before the model"
     latency = {}
     for size, frames in sizes.items():
@@ -287,13 +288,16 @@ def training_rows(args, work: Path) -> tuple[list[dict], dict, dict]:
     import torch
 
     from pix2pix_stream.media.transforms import InputTransform
-    from pix2pix_stream.pix2pix.stability import StabilityConfig
+    from pix2pix_stream.pix2pix.stability import StabilityConfig, default_detail_invariant
     from pix2pix_stream.pix2pix.video_eval import (ClipSpec, checkpoint_translator, filtered,
                                                    load_clip, score_outputs, translate_clip)
     from pix2pix_stream.media.temporal import input_flows
 
     torch.set_num_threads(args.threads)
-    detail = (not args.scale_invariant) if args.detail_invariant is None else args.detail_invariant
+    detail = args.detail_invariant
+    if detail is None:   # as pix2pix-train
+        detail = default_detail_invariant(args.stability, args.temporal_weight,
+                                          args.scale_invariant)
     configs = [StabilityConfig(),
                StabilityConfig(weight=args.stability, temporal_weight=args.temporal_weight,
                                scale_invariant=args.scale_invariant, detail_invariant=detail)]

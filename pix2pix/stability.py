@@ -52,6 +52,13 @@ class StabilityConfig:
         return self.weight > 0 or self.temporal_weight > 0
 
 
+def default_detail_invariant(weight: float, temporal_weight: float, scale_invariant: bool) -> bool:
+    """What pix2pix-train measures the terms by when not told (since 2026-12-04): relative to
+    detail wherever a term is on, unless relative to contrast was asked for. The library
+    default stays False, so that checkpoints written before keep their meaning."""
+    return bool(weight or temporal_weight) and not scale_invariant
+
+
 def random_affine(n: int, size: tuple[int, int], config: StabilityConfig,
                   generator: torch.Generator) -> torch.Tensor:
     """[n, 2, 3] affine matrices (normalised coordinates, as F.affine_grid takes them): a zoom

@@ -174,7 +174,7 @@ def generator_from_args(args):
 
 
 def stability_from_args(args, mode: str):
-    from pix2pix_stream.pix2pix.stability import StabilityConfig
+    from pix2pix_stream.pix2pix.stability import StabilityConfig, default_detail_invariant
 
     from pix2pix_stream.pix2pix.errors import ConfigError
 
@@ -186,8 +186,9 @@ def stability_from_args(args, mode: str):
     temporal = (temporal if args.temporal_weight is None else args.temporal_weight) \
         if mode == "video" else 0.0
     detail_invariant = args.stability_detail_invariant
-    if detail_invariant is None:   # the default: with the terms, unless measured by contrast
-        detail_invariant = bool(weight or temporal) and not args.stability_scale_invariant
+    if detail_invariant is None:
+        detail_invariant = default_detail_invariant(weight, temporal,
+                                                    args.stability_scale_invariant)
     return StabilityConfig(weight=weight, temporal_weight=temporal,
                            scale_invariant=args.stability_scale_invariant,
                            detail_invariant=detail_invariant)
